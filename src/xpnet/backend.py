@@ -1,0 +1,545 @@
+"""Which arrays: resolve a backend spec to an array-API namespace and a device.
+
+This is the only math-side module that names a concrete array library. Every
+other module receives ``xp`` (an array-api-compat namespace) and a device from
+here, or reads them off the arrays it is given.
+
+Specs (see ``get_backend``): ``"auto"``, ``"numpy"``, ``"cupy"`` / ``"cupy:N"``,
+``"torch"`` / ``"torch:cpu"`` / ``"torch:cuda"`` / ``"torch:cuda:N"``,
+``"array_api_strict"``, a module, an array, or a ``Backend``.
+
+Importing this module imports no optional backend: CuPy and PyTorch are
+imported only when a spec asks for them (``"auto"`` probes them).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "Backend",
+    "BackendUnavailableError",
+    "available_backends",
+    "get_backend",
+    "host_rng",
+    "to_numpy",
+    "BACKEND_NAMES",
+]
+
+#: The backend libraries xpnet knows by name, in the order ``"auto"`` tries the GPU ones.
+BACKEND_NAMES = ("numpy", "cupy", "torch", "array_api_strict")
+
+INSTALL_HINTS = {
+    "numpy": 'pip install numpy',
+    "cupy": 'pip install "xpnet[cuda12]" (CUDA 12 driver) or "xpnet[cuda13]" (CUDA 13 driver), '
+    "on a machine with an NVIDIA GPU and driver",
+    "torch": 'pip install "xpnet[torch]" (for a GPU, the CUDA build from pytorch.org)',
+    "array_api_strict": 'pip install "xpnet[strict]"',
+}
+
+_ALIASES = {
+    "np": "numpy",
+    "numpy": "numpy",
+    "cupy": "cupy",
+    "cp": "cupy",
+    "torch": "torch",
+    "pytorch": "torch",
+    "array_api_strict": "array_api_strict",
+    "array-api-strict": "array_api_strict",
+    "strict": "array_api_strict",
+}
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot be used here (not installed, no device, broken driver)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A resolved backend: the array-API namespace and the device arrays live on.
+
+    Attributes:
+        name: canonical spec, e.g. ``"numpy"``, ``"cupy:0"``, ``"torch:cpu"``,
+            ``"torch:cuda:1"``, ``"array_api_strict"``.
+        xp: the array-api-compat namespace (array_api_strict is its own).
+        device: the device object to pass as ``device=`` to creation functions.
+        library: ``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``
+            or the module name of another array-API library.
+        note: how the spec was resolved (for ``"auto"``: why the GPU backends
+            were passed over), for logging.
+    """
+
+    name: str
+    xp: Any = field(repr=False)
+    device: Any = field(repr=False)
+    library: str = field(repr=False)
+    note: str = field(default="", repr=False, compare=False)
+
+    @property
+    def is_gpu(self) -> bool:
+        """True when arrays live on a CUDA device."""
+        return self.library == "cupy" or self.name.startswith("torch:cuda")
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Move ``x`` (host data or another backend's array) here, as ``dtype``.
+
+        ``dtype`` is a name (``"float32"``) or a dtype of this namespace. An
+        array already here with the right dtype is returned without a copy.
+        """
+        xp = self.xp
+        dt = self.dtype(dtype) if dtype is not None else None
+        if _same_place(x, self):
+            return x if dt is None or x.dtype == dt else xp.astype(x, dt)
+        host = to_numpy(x)
+        if self.library == "numpy":
+            return np.asarray(host, dtype=dt)
+        if self.library == "cupy":
+            import cupy
+
+            with cupy.cuda.Device(self.device.id):
+                return cupy.asarray(host, dtype=dt)
+        if self.library == "torch":
+            import torch
+
+            t = torch.from_numpy(np.ascontiguousarray(host))
+            return t.to(device=self.device, dtype=dt)
+        if host.dtype.kind not in "biuf":
+            raise TypeError(f"cannot move an array of dtype {host.dtype} to {self.name}")
+        arr = xp.asarray(host, device=self.device)
+        return arr if dt is None or arr.dtype == dt else xp.astype(arr, dt)
+
+    def dtype(self, dtype: Any) -> Any:
+        """This namespace's dtype for a name like ``"float32"`` (or a dtype object)."""
+        if isinstance(dtype, str):
+            try:
+                return getattr(self.xp, dtype)
+            except AttributeError:
+                raise ValueError(f"dtype: unknown dtype name {dtype!r} for {self.name}") from None
+        if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+            return getattr(self.xp, np.dtype(dtype).name)
+        return dtype
+
+    def sync(self) -> None:
+        """Block until all queued device work is done (a no-op on the CPU)."""
+        if self.library == "cupy":
+            import cupy
+
+            cupy.cuda.Device(self.device.id).synchronize()
+        elif self.is_gpu:
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def free_memory(self) -> int | None:
+        """Free bytes on the device, or None where the figure is not known (CPU)."""
+        try:
+            if self.library == "cupy":
+                import cupy
+
+                with cupy.cuda.Device(self.device.id):
+                    return int(cupy.cuda.runtime.memGetInfo()[0])
+            if self.is_gpu:
+                import torch
+
+                return int(torch.cuda.mem_get_info(self.device)[0])
+        except Exception:  # a query failure is not a reason to stop training
+            return None
+        return None
+
+    def set_tf32(self, allow: bool) -> None:
+        """Allow (or forbid) TF32 tensor-core matmuls for float32 on this backend.
+
+        Only meaningful on CUDA devices; ignored elsewhere.
+        """
+        if self.library == "torch" and self.is_gpu:
+            import torch
+
+            torch.backends.cuda.matmul.allow_tf32 = bool(allow)
+        elif self.library == "cupy":
+            # CuPy reads CUPY_TF32 when it picks a cuBLAS compute type.
+            os.environ["CUPY_TF32"] = "1" if allow else "0"
+
+    def describe(self) -> str:
+        """A one-line summary: backend, device and, for GPUs, the device name."""
+        detail = ""
+        try:
+            if self.library == "cupy":
+                import cupy
+
+                props = cupy.cuda.runtime.getDeviceProperties(self.device.id)
+                detail = f" ({props['name'].decode()}, {props['totalGlobalMem'] / 2**30:.1f} GiB)"
+            elif self.is_gpu:
+                import torch
+
+                detail = f" ({torch.cuda.get_device_name(self.device)})"
+        except Exception:
+            detail = ""
+        return f"{self.name} on {self.device}{detail}"
+
+
+def _same_place(x: Any, b: Backend) -> bool:
+    """True when ``x`` is already an array of ``b``'s library on ``b``'s device."""
+    if not array_api_compat.is_array_api_obj(x) or isinstance(x, (int, float, bool)):
+        return False
+    lib = _library_of_array(x)
+    if lib != b.library:
+        return False
+    if lib in ("numpy", "array_api_strict"):
+        return True
+    return array_api_compat.device(x) == b.device
+
+
+def _library_of_array(x: Any) -> str:
+    if array_api_compat.is_numpy_array(x):
+        return "numpy"
+    if array_api_compat.is_cupy_array(x):
+        return "cupy"
+    if array_api_compat.is_torch_array(x):
+        return "torch"
+    mod = type(x).__module__.split(".")[0]
+    return mod
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_backend() -> Backend:
+    import array_api_compat.numpy as xnp
+
+    return Backend("numpy", xnp, "cpu", "numpy")
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy_backend(index: int | None) -> Backend:
+    try:
+        import cupy
+    except Exception as e:  # not installed, or a broken install
+        raise BackendUnavailableError(
+            f"cupy: not importable ({type(e).__name__}: {e}); install with {INSTALL_HINTS['cupy']}"
+        ) from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # no driver, driver too old, no device
+        raise BackendUnavailableError(
+            f"cupy: imported, but CUDA is not usable ({type(e).__name__}: {e}); "
+            "check the NVIDIA driver (nvidia-smi) or use backend='numpy'"
+        ) from e
+    if count == 0:
+        raise BackendUnavailableError("cupy: imported, but no CUDA device is visible")
+    idx = 0 if index is None else index
+    if not 0 <= idx < count:
+        raise BackendUnavailableError(
+            f"cupy:{idx}: no such device; {count} CUDA device(s) visible (cupy:0..cupy:{count - 1})"
+        )
+    try:
+        with cupy.cuda.Device(idx):
+            probe = cupy.arange(4, dtype=cupy.float32)
+            float((probe @ probe).get())
+    except Exception as e:
+        raise BackendUnavailableError(
+            f"cupy:{idx}: the device is visible but a test computation failed "
+            f"({type(e).__name__}: {e})"
+        ) from e
+    import array_api_compat.cupy as xcp
+
+    return Backend(f"cupy:{idx}", xcp, cupy.cuda.Device(idx), "cupy")
+
+
+def _import_torch():
+    try:
+        import torch
+    except Exception as e:
+        raise BackendUnavailableError(
+            f"torch: not importable ({type(e).__name__}: {e}); install with {INSTALL_HINTS['torch']}"
+        ) from e
+    return torch
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_backend(kind: str, index: int | None) -> Backend:
+    torch = _import_torch()
+    import array_api_compat.torch as xtorch
+
+    if kind == "cpu":
+        return Backend("torch:cpu", xtorch, torch.device("cpu"), "torch")
+    try:
+        ok = torch.cuda.is_available()
+        count = torch.cuda.device_count() if ok else 0
+    except Exception as e:
+        raise BackendUnavailableError(f"torch:cuda: CUDA query failed ({type(e).__name__}: {e})") from e
+    if not ok or count == 0:
+        why = "this PyTorch build has no CUDA" if torch.version.cuda is None else "no CUDA device"
+        raise BackendUnavailableError(
+            f"torch:cuda: {why}; use 'torch:cpu', or install a CUDA build of PyTorch"
+        )
+    idx = 0 if index is None else index
+    if not 0 <= idx < count:
+        raise BackendUnavailableError(
+            f"torch:cuda:{idx}: no such device; {count} CUDA device(s) visible"
+        )
+    dev = torch.device("cuda", idx)
+    try:
+        probe = torch.arange(4, dtype=torch.float32, device=dev)
+        float(probe @ probe)
+    except Exception as e:
+        raise BackendUnavailableError(
+            f"torch:cuda:{idx}: a test computation failed ({type(e).__name__}: {e})"
+        ) from e
+    return Backend(f"torch:cuda:{idx}", xtorch, dev, "torch")
+
+
+@functools.lru_cache(maxsize=None)
+def _strict_backend() -> Backend:
+    try:
+        import array_api_strict
+    except Exception as e:
+        raise BackendUnavailableError(
+            f"array_api_strict: not importable ({type(e).__name__}: {e}); "
+            f"install with {INSTALL_HINTS['array_api_strict']}"
+        ) from e
+    dev = array_api_strict.asarray(0).device
+    return Backend("array_api_strict", array_api_strict, dev, "array_api_strict")
+
+
+def _auto() -> Backend:
+    env = os.environ.get("XPNET_BACKEND", "").strip()
+    if env and env.lower() != "auto":
+        b = get_backend(env)
+        return _with_note(b, f"XPNET_BACKEND={env}")
+    reasons = []
+    for probe in (lambda: _cupy_backend(None), lambda: _torch_backend("cuda", None)):
+        try:
+            b = probe()
+            return _with_note(b, "auto: " + "; ".join(reasons + [f"picked {b.name}"]))
+        except BackendUnavailableError as e:
+            reasons.append(str(e))
+    b = _numpy_backend()
+    return _with_note(b, "auto: no usable GPU backend (" + "; ".join(reasons) + "); using numpy")
+
+
+def _with_note(b: Backend, note: str) -> Backend:
+    return Backend(b.name, b.xp, b.device, b.library, note)
+
+
+def _parse_index(text: str, spec: str) -> int:
+    try:
+        idx = int(text)
+    except ValueError:
+        raise ValueError(f"backend: bad device index {text!r} in {spec!r}") from None
+    if idx < 0:
+        raise ValueError(f"backend: device index must be >= 0 in {spec!r}")
+    return idx
+
+
+def _from_string(spec: str) -> Backend:
+    text = spec.strip().lower()
+    if text == "auto":
+        return _auto()
+    head, _, rest = text.partition(":")
+    lib = _ALIASES.get(head)
+    if lib is None:
+        raise ValueError(
+            f"backend: unknown backend {spec!r}; expected 'auto', 'numpy', 'cupy[:N]', "
+            "'torch[:cpu|:cuda[:N]]' or 'array_api_strict'"
+        )
+    if lib == "numpy":
+        if rest not in ("", "cpu"):
+            raise ValueError(f"backend: numpy runs on the CPU only, got {spec!r}")
+        return _numpy_backend()
+    if lib == "array_api_strict":
+        if rest:
+            raise ValueError(f"backend: array_api_strict takes no device, got {spec!r}")
+        return _strict_backend()
+    if lib == "cupy":
+        return _cupy_backend(_parse_index(rest, spec) if rest else None)
+    # torch
+    if rest == "":
+        try:
+            return _torch_backend("cuda", None)
+        except BackendUnavailableError as e:
+            _import_torch()  # a missing torch is reported as such
+            return _with_note(_torch_backend("cpu", None), f"torch: {e}; using torch:cpu")
+    if rest == "cpu":
+        return _torch_backend("cpu", None)
+    kind, _, idx = rest.partition(":")
+    if kind != "cuda":
+        raise ValueError(f"backend: torch device must be 'cpu' or 'cuda[:N]', got {spec!r}")
+    return _torch_backend("cuda", _parse_index(idx, spec) if idx else None)
+
+
+def _from_module(mod: ModuleType) -> Backend:
+    name = mod.__name__
+    base = name.removeprefix("array_api_compat.").split(".")[0]
+    if base in ("numpy", "cupy", "torch", "array_api_strict"):
+        return _from_string(base if base != "torch" else "torch:cpu" if not _torch_cuda_ok() else "torch")
+    # any other array-API library: use its compat namespace when there is one
+    probe = getattr(mod, "asarray", None)
+    if probe is None:
+        raise ValueError(f"backend: module {name!r} is not an array-API namespace")
+    arr = probe(0.0)
+    return _from_array(arr)
+
+
+def _torch_cuda_ok() -> bool:
+    try:
+        _torch_backend("cuda", None)
+        return True
+    except BackendUnavailableError:
+        return False
+
+
+def _from_array(x: Any) -> Backend:
+    try:
+        xp = array_api_compat.array_namespace(x)
+    except TypeError as e:
+        raise TypeError(f"backend: {type(x).__name__} is not an array of a known library") from e
+    lib = _library_of_array(x)
+    dev = array_api_compat.device(x)
+    if lib == "numpy":
+        return _numpy_backend()
+    if lib == "array_api_strict":
+        return _strict_backend()
+    if lib == "cupy":
+        return _cupy_backend(int(dev.id))
+    if lib == "torch":
+        if dev.type == "cpu":
+            return _torch_backend("cpu", None)
+        if dev.type == "cuda":
+            return _torch_backend("cuda", dev.index or 0)
+        return Backend(f"torch:{dev}", xp, dev, "torch")
+    return Backend(f"{lib}:{dev}", xp, dev, lib)
+
+
+def get_backend(spec: Any = "auto") -> Backend:
+    """Resolve a backend spec to a ``Backend`` (name, array-API namespace, device).
+
+    Args:
+        spec: ``"auto"`` (CuPy if a CUDA device is usable, else PyTorch on
+            CUDA, else NumPy; ``XPNET_BACKEND`` overrides it), ``"numpy"``,
+            ``"cupy"`` / ``"cupy:N"``, ``"torch"`` (CUDA if available, else CPU) /
+            ``"torch:cpu"`` / ``"torch:cuda[:N]"``, ``"array_api_strict"``, a
+            module (``numpy``, ``torch``, an array-api-compat namespace, ...), an
+            array (its namespace and device), or a ``Backend``.
+
+    Raises:
+        ValueError: unknown name or malformed spec.
+        BackendUnavailableError: a known backend that cannot be used here; the
+            message says why and how to install it.
+
+    Example:
+        >>> b = get_backend("numpy")
+        >>> b.name, b.device
+        ('numpy', 'cpu')
+    """
+    if isinstance(spec, Backend):
+        return spec
+    if spec is None:
+        spec = "auto"
+    if isinstance(spec, str):
+        return _from_string(spec)
+    if isinstance(spec, ModuleType):
+        return _from_module(spec)
+    if array_api_compat.is_array_api_obj(spec):
+        return _from_array(spec)
+    raise TypeError(
+        f"backend: expected a name such as 'auto', 'numpy', 'cupy', 'torch:cpu', a module or an "
+        f"array, got {type(spec).__name__}"
+    )
+
+
+def available_backends() -> dict[str, bool | str]:
+    """Map each backend name to True, or to the reason it cannot be used here.
+
+    Keys: ``numpy``, ``cupy``, ``torch:cpu``, ``torch:cuda``, ``array_api_strict``.
+    """
+    out: dict[str, bool | str] = {}
+    for name in ("numpy", "cupy", "torch:cpu", "torch:cuda", "array_api_strict"):
+        try:
+            get_backend(name)
+            out[name] = True
+        except BackendUnavailableError as e:
+            out[name] = str(e)
+    return out
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy any backend's array (or a scalar, or a list) to a host ``numpy.ndarray``."""
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, complex, bool)):
+        try:
+            return np.from_dlpack(x)
+        except Exception:
+            # no DLPack on this array, or not on the CPU
+            mod = sys.modules.get(type(x).__module__.split(".")[0])
+            to_device = getattr(x, "to_device", None)
+            if to_device is not None and mod is not None:
+                try:
+                    return np.from_dlpack(to_device("cpu"))
+                except Exception:
+                    pass
+            return np.asarray(x)
+    return np.asarray(x)
+
+
+def host_rng(seed: Any = None) -> np.random.Generator:
+    """The host random generator all of xpnet's randomness comes from.
+
+    Numbers are drawn on the host and moved to the device, so every backend
+    sees identical values for a given seed. ``seed`` may be an int, None (fresh
+    entropy) or an existing ``numpy.random.Generator`` (returned as is).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed: expected an int, None or a numpy Generator, got {type(seed).__name__}")
+    return np.random.default_rng(seed)
+
+
+def move(host: Any, xp: Any, device: Any, dtype: Any = None) -> Any:
+    """Move host data to the namespace ``xp`` on ``device`` (used by the math modules)."""
+    return backend_of(xp, device).asarray(host, dtype)
+
+
+def backend_of(xp: Any, device: Any = None) -> Backend:
+    """The ``Backend`` for a namespace and a device (None: the namespace's default)."""
+    name = getattr(xp, "__name__", "")
+    base = name.removeprefix("array_api_compat.").split(".")[0]
+    if base == "numpy":
+        return _numpy_backend()
+    if base == "array_api_strict":
+        return _strict_backend()
+    if base == "cupy":
+        return _cupy_backend(None if device is None else int(getattr(device, "id", device)))
+    if base == "torch":
+        import torch
+
+        dev = torch.device("cpu") if device is None else torch.device(device)
+        if dev.type == "cuda":
+            return _torch_backend("cuda", dev.index or 0)
+        return _torch_backend("cpu", None)
+    return _from_array(xp.asarray(0.0, device=device) if device is not None else xp.asarray(0.0))
+
+
+def importable(name: str) -> bool:
+    """True when the module can be imported (without importing anything else)."""
+    if name in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -1,0 +1,218 @@
+"""The multilayer perceptron: parameters, forward pass, backprop, objective (seed section 2).
+
+Notation follows the seed, generalised to a minibatch (rows are samples) and
+to any number of hidden layers. For one hidden layer:
+
+    h_a = X W1^T + b1           (seed 2.1, batched)
+    h_s = act(h_a)
+    o_a = h_s W2^T + b2         (seed 2.2, batched)
+    o_s = softmax(o_a)          (seed 2.3)
+    R~  = mean_i L_i + sum_k (l1_k sum|W_k| + l2_k sum W_k^2)   (seed 2.5, 2.18)
+
+``params`` is a list of ``(W, b)`` pairs, one per layer, W of shape
+(out, in) and b of shape (out,). Every function is pure and written against
+the array API: it works on any backend's arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from array_api_compat import array_namespace
+
+from . import backend as _backend
+from .functional import Activation, get_activation
+from .losses import softmax_cross_entropy_with_grad
+from .regularizers import add_elastic_net, per_layer
+
+Array = Any
+Params = list  # [(W1, b1), (W2, b2), ...]
+
+__all__ = ["init_params", "forward", "backward", "objective", "Cache", "layer_sizes"]
+
+
+class Cache(NamedTuple):
+    """What the backward pass needs from the forward pass.
+
+    Attributes:
+        X: the input, shape (n, d).
+        pre: pre-activations h_a of each hidden layer, shapes (n, d_h).
+        post: activations h_s of each hidden layer, shapes (n, d_h).
+        activation: the hidden-layer activation.
+    """
+
+    X: Array
+    pre: list
+    post: list
+    activation: Activation
+
+
+def _init_bound(activation: str, fan_in: int, fan_out: int) -> float:
+    """Half-width of the uniform initial weights, suited to the activation.
+
+    relu / softplus / abs: He et al. (2015), sqrt(6 / fan_in).
+    tanh / identity: Glorot & Bengio (2010), sqrt(6 / (fan_in + fan_out)).
+    sigmoid: Glorot & Bengio's 4x scaling of the tanh range.
+    """
+    if activation in ("relu", "softplus", "abs"):
+        return math.sqrt(6.0 / fan_in)
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return 4.0 * bound if activation == "sigmoid" else bound
+
+
+def init_params(
+    sizes: Sequence[int],
+    activation: str = "relu",
+    xp: Any = None,
+    device: Any = None,
+    dtype: Any = "float32",
+    seed: Any = None,
+) -> Params:
+    """Random initial parameters for layer sizes ``(d, h_1, ..., h_k, m)``.
+
+    Weights are drawn uniformly on the host (``numpy.random.Generator``), so
+    every backend starts from the same numbers; biases start at 0.
+
+    Args:
+        sizes: input size, hidden sizes, number of classes (at least two entries).
+        activation: the hidden activation, which sets the scale of the weights.
+        xp: target namespace (default: NumPy through array-api-compat).
+        device: target device (default: the namespace's default).
+        dtype: ``"float32"`` (default) or ``"float64"``, or a dtype of ``xp``.
+        seed: int, None or a ``numpy.random.Generator``.
+
+    Returns:
+        ``[(W1, b1), ..., (Wk+1, bk+1)]`` with W of shape (out, in), b of shape (out,).
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise ValueError(f"sizes: expected at least two positive layer sizes, got {sizes}")
+    act = get_activation(activation).name
+    b = _backend.get_backend("numpy") if xp is None else _backend.backend_of(xp, device)
+    rng = _backend.host_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        bound = _init_bound(act, fan_in, fan_out)
+        W = rng.uniform(-bound, bound, size=(fan_out, fan_in))
+        params.append((b.asarray(W, dtype), b.xp.zeros(fan_out, dtype=b.dtype(dtype), device=b.device)))
+    return params
+
+
+def layer_sizes(params: Params) -> tuple[int, ...]:
+    """``(d, h_1, ..., m)`` read off the parameter shapes."""
+    return (params[0][0].shape[1],) + tuple(W.shape[0] for W, _ in params)
+
+
+def forward(params: Params, X: Array, activation: Any = "relu", xp: Any = None) -> tuple[Array, Cache]:
+    """Logits o_a of shape (n, m) and the cache for ``backward``.
+
+    Args:
+        params: ``[(W, b), ...]``.
+        X: inputs, shape (n, d), the dtype of the parameters.
+        activation: hidden activation name or ``Activation``.
+    """
+    xp = array_namespace(X) if xp is None else xp
+    act = get_activation(activation)
+    pre, post = [], []
+    h = X
+    for W, b in params[:-1]:
+        h_a = h @ W.T + b  # seed 2.1: h_a = b1 + W1 x, one row per sample
+        h = act.fn(h_a, xp)
+        pre.append(h_a)
+        post.append(h)
+    W_out, b_out = params[-1]
+    logits = h @ W_out.T + b_out  # seed 2.2: o_a = b2 + W2 h_s
+    return logits, Cache(X, pre, post, act)
+
+
+def backward(
+    params: Params, cache: Cache, dlogits: Array, input_grad: bool = True, xp: Any = None
+) -> tuple[Params, Array | None]:
+    """Backprop dR/d(o_a) through the network.
+
+    Args:
+        params: the parameters used in ``forward``.
+        cache: from ``forward``.
+        dlogits: dR/d(o_a), shape (n, m) (already divided by n for a batch mean).
+        input_grad: also return dR/dX (seed 2.17); training passes False and
+            saves a whole matmul with the largest weight matrix.
+
+    Returns:
+        ``(grads, dX)``: grads with the structure of ``params``; dX of shape
+        (n, d), or None when ``input_grad`` is False.
+    """
+    xp = array_namespace(dlogits) if xp is None else xp
+    act = cache.activation
+    grads: list = [None] * len(params)
+    grad_out = dlogits  # dR/do_a
+    dX = None
+    for k in range(len(params) - 1, -1, -1):
+        W, _ = params[k]
+        layer_in = cache.X if k == 0 else cache.post[k - 1]
+        # seed 2.10 / 2.16: dW = grad_out^T layer_in, db = sum over the batch
+        grads[k] = (grad_out.T @ layer_in, xp.sum(grad_out, axis=0))
+        if k == 0:
+            if input_grad:
+                dX = grad_out @ W  # seed 2.17: dL/dx_l = sum_j dL/dh_a_j W1_jl
+            break
+        grad_hidden_post = grad_out @ W  # seed 2.12: dL/dh_s = W2^T (o_s - onehot(y))
+        # seed 2.13: dL/dh_a = dL/dh_s * act'(h_a)
+        grad_out = act.backprop(grad_hidden_post, cache.pre[k - 1], cache.post[k - 1], xp)
+    return grads, dX
+
+
+def objective(
+    params: Params,
+    X: Array,
+    y: Array,
+    activation: Any = "relu",
+    l1: Any = 0.0,
+    l2: Any = 0.0,
+    input_grad: bool = True,
+    xp: Any = None,
+) -> tuple[Array, Params, Array | None]:
+    """The regularised risk R~ of a batch, its gradients and dR~/dX.
+
+    Args:
+        params: ``[(W, b), ...]``.
+        X: inputs (n, d).
+        y: integer class indices (n,), 0..m-1 (trusted: not validated here).
+        activation: hidden activation.
+        l1, l2: elastic-net strengths, one float or one per weight matrix (seed 2.18).
+        input_grad: also compute dR~/dX.
+
+    Returns:
+        ``(value, grads, dX)``: value a 0-d array on the backend (no host
+        sync); grads like ``params``; dX of shape (n, d) (row i is seed 2.17
+        for sample i, divided by n) or None.
+    """
+    xp = array_namespace(X) if xp is None else xp
+    n_weights = len(params)
+    l1s = per_layer(l1, n_weights, "l1")
+    l2s = per_layer(l2, n_weights, "l2")
+    value, grads, dX, _ = value_and_grads(params, X, y, activation, l1s, l2s, input_grad, xp)
+    return value, grads, dX
+
+
+def value_and_grads(
+    params: Params,
+    X: Array,
+    y: Array,
+    activation: Any,
+    l1s: Sequence[float],
+    l2s: Sequence[float],
+    input_grad: bool,
+    xp: Any,
+) -> tuple[Array, Params, Array | None, Array]:
+    """``objective`` without argument checks, also returning the logits.
+
+    ``l1s`` / ``l2s`` are already expanded to one float per weight matrix
+    (``regularizers.per_layer``). The training loop calls this once per step.
+    """
+    logits, cache = forward(params, X, activation, xp)
+    value, dlogits = softmax_cross_entropy_with_grad(logits, y, xp)
+    grads, dX = backward(params, cache, dlogits, input_grad, xp)
+    value = add_elastic_net(value, grads, params, l1s, l2s, xp)
+    return value, grads, dX, logits
