@@ -7,7 +7,8 @@ derived by hand and checked against finite differences on every backend.
 Importing xpnet imports no optional backend (CuPy, PyTorch) until one is asked for.
 """
 
-from . import functional, gradcheck as _gradcheck_module, losses, mlp, optim, regularizers
+from . import functional, losses, mlp, optim, regularizers
+from . import gradcheck as _gradcheck_module
 from ._version import __version__
 from .backend import (
     Backend,

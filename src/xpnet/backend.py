@@ -39,7 +39,7 @@ __all__ = [
 BACKEND_NAMES = ("numpy", "cupy", "torch", "array_api_strict")
 
 INSTALL_HINTS = {
-    "numpy": 'pip install numpy',
+    "numpy": "pip install numpy",
     "cupy": 'pip install "xpnet[cuda12]" (CUDA 12 driver) or "xpnet[cuda13]" (CUDA 13 driver), '
     "on a machine with an NVIDIA GPU and driver",
     "torch": 'pip install "xpnet[torch]" (for a GPU, the CUDA build from pytorch.org)',
@@ -124,7 +124,9 @@ class Backend:
                 return getattr(self.xp, dtype)
             except AttributeError:
                 raise ValueError(f"dtype: unknown dtype name {dtype!r} for {self.name}") from None
-        if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        if isinstance(dtype, np.dtype) or (
+            isinstance(dtype, type) and issubclass(dtype, np.generic)
+        ):
             return getattr(self.xp, np.dtype(dtype).name)
         return dtype
 
@@ -212,14 +214,14 @@ def _library_of_array(x: Any) -> str:
 # ----------------------------------------------------------------------------- probes
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _numpy_backend() -> Backend:
     import array_api_compat.numpy as xnp
 
     return Backend("numpy", xnp, "cpu", "numpy")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cupy_backend(index: int | None) -> Backend:
     try:
         import cupy
@@ -265,7 +267,7 @@ def _import_torch():
     return torch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch_backend(kind: str, index: int | None) -> Backend:
     torch = _import_torch()
     import array_api_compat.torch as xtorch
@@ -276,7 +278,9 @@ def _torch_backend(kind: str, index: int | None) -> Backend:
         ok = torch.cuda.is_available()
         count = torch.cuda.device_count() if ok else 0
     except Exception as e:
-        raise BackendUnavailableError(f"torch:cuda: CUDA query failed ({type(e).__name__}: {e})") from e
+        raise BackendUnavailableError(
+            f"torch:cuda: CUDA query failed ({type(e).__name__}: {e})"
+        ) from e
     if not ok or count == 0:
         why = "this PyTorch build has no CUDA" if torch.version.cuda is None else "no CUDA device"
         raise BackendUnavailableError(
@@ -298,7 +302,7 @@ def _torch_backend(kind: str, index: int | None) -> Backend:
     return Backend(f"torch:cuda:{idx}", xtorch, dev, "torch")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _strict_backend() -> Backend:
     try:
         import array_api_strict
@@ -381,7 +385,9 @@ def _from_module(mod: ModuleType) -> Backend:
     name = mod.__name__
     base = name.removeprefix("array_api_compat.").split(".")[0]
     if base in ("numpy", "cupy", "torch", "array_api_strict"):
-        return _from_string(base if base != "torch" else "torch:cpu" if not _torch_cuda_ok() else "torch")
+        return _from_string(
+            base if base != "torch" else "torch:cpu" if not _torch_cuda_ok() else "torch"
+        )
     # any other array-API library: use its compat namespace when there is one
     probe = getattr(mod, "asarray", None)
     if probe is None:
@@ -506,7 +512,9 @@ def host_rng(seed: Any = None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed: expected an int, None or a numpy Generator, got {type(seed).__name__}")
+        raise TypeError(
+            f"seed: expected an int, None or a numpy Generator, got {type(seed).__name__}"
+        )
     return np.random.default_rng(seed)
 
 

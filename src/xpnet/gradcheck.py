@@ -22,9 +22,9 @@ from typing import Any
 
 from array_api_compat import array_namespace, device
 
-Array = Any
-
 from .tree import flatten, unflatten
+
+Array = Any
 
 __all__ = ["gradcheck", "GradcheckReport"]
 
@@ -114,7 +114,9 @@ def gradcheck(
         g = grad_leaves[i]
         g = xp.zeros_like(leaf) if g is None else xp.astype(g, xp.float64)
         if tuple(g.shape) != tuple(leaf.shape):
-            raise ValueError(f"value_and_grad: gradient {i} has shape {g.shape}, expected {leaf.shape}")
+            raise ValueError(
+                f"value_and_grad: gradient {i} has shape {g.shape}, expected {leaf.shape}"
+            )
         diff = float(xp.sqrt(xp.sum((g - g_fd) ** 2)))
         scale = float(xp.sqrt(xp.sum(g_fd**2)))
         errors.append(diff / scale if scale > tiny else diff)

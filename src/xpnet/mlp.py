@@ -96,7 +96,9 @@ def init_params(
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         bound = _init_bound(act, fan_in, fan_out)
         W = rng.uniform(-bound, bound, size=(fan_out, fan_in))
-        params.append((b.asarray(W, dtype), b.xp.zeros(fan_out, dtype=b.dtype(dtype), device=b.device)))
+        params.append(
+            (b.asarray(W, dtype), b.xp.zeros(fan_out, dtype=b.dtype(dtype), device=b.device))
+        )
     return params
 
 
@@ -105,7 +107,9 @@ def layer_sizes(params: Params) -> tuple[int, ...]:
     return (params[0][0].shape[1],) + tuple(W.shape[0] for W, _ in params)
 
 
-def forward(params: Params, X: Array, activation: Any = "relu", xp: Any = None) -> tuple[Array, Cache]:
+def forward(
+    params: Params, X: Array, activation: Any = "relu", xp: Any = None
+) -> tuple[Array, Cache]:
     """Logits o_a of shape (n, m) and the cache for ``backward``.
 
     Args:

@@ -73,7 +73,9 @@ def constant(learning_rate: float) -> Schedule:
     return lambda count: learning_rate
 
 
-def inverse_scaling(learning_rate: float, power_t: float = 0.5, transition_steps: int = 1) -> Schedule:
+def inverse_scaling(
+    learning_rate: float, power_t: float = 0.5, transition_steps: int = 1
+) -> Schedule:
     """eta_t = learning_rate / (1 + t / transition_steps) ** power_t."""
     _check_positive(learning_rate, "learning_rate")
     _check_nonnegative(power_t, "power_t")
@@ -102,12 +104,22 @@ def current_learning_rate(opt: Optimizer, state: dict) -> float:
 
 
 def _check_positive(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name}: expected a finite float > 0, got {value!r}")
 
 
 def _check_nonnegative(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name}: expected a finite float >= 0, got {value!r}")
 
 
@@ -119,7 +131,9 @@ def _zeros_like_leaves(params: Any) -> list:
 # ----------------------------------------------------------------------------- SGD
 
 
-def sgd(learning_rate: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False) -> Optimizer:
+def sgd(
+    learning_rate: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False
+) -> Optimizer:
     """Minibatch gradient descent (seed 2.6), with optional (Nesterov) momentum.
 
     With momentum mu and learning rate eta (scikit-learn's convention):
@@ -132,7 +146,11 @@ def sgd(learning_rate: float | Schedule = 0.01, momentum: float = 0.0, nesterov:
         nesterov: use Nesterov's momentum.
     """
     schedule = _as_schedule(learning_rate)
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+    if (
+        isinstance(momentum, bool)
+        or not isinstance(momentum, (int, float))
+        or not 0 <= momentum < 1
+    ):
         raise ValueError(f"momentum: expected a float in [0, 1), got {momentum!r}")
     if nesterov and momentum == 0:
         nesterov = False  # Nesterov with no momentum is plain SGD
@@ -157,7 +175,11 @@ def sgd(learning_rate: float | Schedule = 0.01, momentum: float = 0.0, nesterov:
                 new.append(p + (momentum * v - step) if nesterov else p + v)
                 velocity.append(v)
             slots = {"velocity": velocity}
-        return unflatten(spec, new), {"count": state["count"] + 1, "lr_scale": state["lr_scale"], "slots": slots}
+        return unflatten(spec, new), {
+            "count": state["count"] + 1,
+            "lr_scale": state["lr_scale"],
+            "slots": slots,
+        }
 
     hyper = {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov}
     return Optimizer(init, update, "sgd", schedule, hyper)
@@ -171,8 +193,8 @@ def adam(
 ) -> Optimizer:
     """Adam (Kingma & Ba, 2015, Algorithm 1, with the bias corrections folded into the step).
 
-        m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
-        eta_t = eta sqrt(1 - b2^t) / (1 - b1^t);  theta <- theta - eta_t m / (sqrt(v) + eps)
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+    eta_t = eta sqrt(1 - b2^t) / (1 - b1^t);  theta <- theta - eta_t m / (sqrt(v) + eps)
     """
     schedule = _as_schedule(learning_rate)
     for value, name in ((b1, "b1"), (b2, "b2")):
@@ -194,7 +216,9 @@ def adam(
         p_leaves, spec = flatten(params)
         g_leaves, _ = flatten(grads)
         new, mus, nus = [], [], []
-        for p, g, m, v in zip(p_leaves, g_leaves, state["slots"]["mu"], state["slots"]["nu"], strict=True):
+        for p, g, m, v in zip(
+            p_leaves, g_leaves, state["slots"]["mu"], state["slots"]["nu"], strict=True
+        ):
             xp = array_namespace(p)
             m = b1 * m + (1.0 - b1) * g
             v = b2 * v + (1.0 - b2) * (g * g)

@@ -72,7 +72,9 @@ def elastic_net(weights: Sequence[Array], l1: Any = 0.0, l2: Any = 0.0, xp: Any 
     return total
 
 
-def elastic_net_grad(weights: Sequence[Array], l1: Any = 0.0, l2: Any = 0.0, xp: Any = None) -> list:
+def elastic_net_grad(
+    weights: Sequence[Array], l1: Any = 0.0, l2: Any = 0.0, xp: Any = None
+) -> list:
     """Per weight matrix l1_k sign(W_k) + 2 l2_k W_k (None where both strengths are 0)."""
     l1s = per_layer(l1, len(weights), "l1")
     l2s = per_layer(l2, len(weights), "l2")
