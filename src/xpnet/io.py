@@ -1,0 +1,274 @@
+"""Model files and checkpoints: ``.npz`` archives of plain arrays plus JSON metadata.
+
+Nothing is ever unpickled. A file is read as untrusted input:
+
+* its size is bounded (``MAX_FILE_BYTES``) and it must be a zip archive of
+  ``.npy`` members with the expected names;
+* each member's header is read before its data: object dtypes are refused,
+  and a declared shape larger than the member's bytes (a "huge declared
+  size") is refused before any allocation;
+* arrays are loaded with ``allow_pickle=False``, then checked against the
+  metadata: format and version, layer sizes that chain, dtypes, finiteness,
+  the number of classes.
+
+Any failure raises ``ValueError`` naming the file and what is wrong; nothing
+is modified by a failed load. Writes are atomic: a temporary file in the
+same directory, flushed, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+
+__all__ = [
+    "MODEL_FORMAT",
+    "CHECKPOINT_FORMAT",
+    "FORMAT_VERSION",
+    "write_archive",
+    "read_archive",
+    "model_arrays",
+    "check_model",
+]
+
+MODEL_FORMAT = "xpnet-model"
+CHECKPOINT_FORMAT = "xpnet-checkpoint"
+FORMAT_VERSION = 1
+#: Files larger than this are refused before they are opened (bytes).
+MAX_FILE_BYTES = 4 * 2**30
+_META = "meta"
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically; return the path.
+
+    Args:
+        path: target file; ``.npz`` is not appended.
+        meta: JSON-serialisable metadata (stored as a uint8 array named ``meta``).
+        arrays: name -> NumPy array of a numeric or fixed-width string dtype.
+    """
+    path = Path(path)
+    payload = {_META: np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        if arr.dtype.hasobject:
+            raise TypeError(f"{name}: object arrays cannot be saved without pickle")
+        payload[name] = arr
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _bad(path: Any, what: str) -> ValueError:
+    return ValueError(f"{path}: {what}")
+
+
+def read_archive(
+    path: str | os.PathLike,
+    expected_format: str,
+    max_bytes: int | None = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read and sanity-check an archive written by ``write_archive``.
+
+    Returns:
+        ``(meta, arrays)``; ``meta["format"]`` equals ``expected_format`` and
+        its ``format_version`` is one this version reads.
+
+    Raises:
+        ValueError: missing, oversized, not a zip, corrupted, object arrays,
+            declared sizes that do not match the data, bad metadata.
+    """
+    path = Path(path)
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > limit:
+        raise _bad(path, f"file is {size} bytes, more than the {limit}-byte limit for a model file")
+    if not zipfile.is_zipfile(path):
+        raise _bad(path, "not an xpnet file (not an .npz zip archive); it may be truncated")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            if len(set(names)) != len(names):
+                raise _bad(path, "duplicate members in the archive")
+            total = 0
+            for info in infos:
+                if not info.filename.endswith(".npy") or "/" in info.filename:
+                    raise _bad(path, f"unexpected member {info.filename!r} in the archive")
+                total += info.file_size
+                if total > limit:
+                    raise _bad(path, f"archive expands to more than {limit} bytes")
+                with zf.open(info) as member:
+                    _check_member_header(path, info, member)
+            if _META + ".npy" not in names:
+                raise _bad(path, "no metadata ('meta' array): not an xpnet file")
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except ValueError as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise _bad(path, f"corrupted or crafted archive ({e})") from e
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError) as e:
+        raise _bad(path, f"corrupted archive ({type(e).__name__}: {e})") from e
+    raw = arrays.pop(_META)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _bad(path, "metadata must be a 1-D uint8 array of JSON text")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _bad(path, f"metadata is not valid JSON ({e})") from e
+    if not isinstance(meta, dict):
+        raise _bad(path, "metadata must be a JSON object")
+    fmt = meta.get("format")
+    if fmt != expected_format:
+        raise _bad(path, f"format is {fmt!r}, expected {expected_format!r}")
+    version = meta.get("format_version")
+    if (
+        not isinstance(version, int)
+        or isinstance(version, bool)
+        or not 1 <= version <= FORMAT_VERSION
+    ):
+        raise _bad(
+            path,
+            f"format_version {version!r} is not one this xpnet ({__version__}) reads "
+            f"(1..{FORMAT_VERSION}); upgrade xpnet or re-save the model",
+        )
+    return meta, arrays
+
+
+def _check_member_header(path: Path, info: zipfile.ZipInfo, member: Any) -> None:
+    """Refuse object dtypes and declared shapes larger than the stored bytes."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as e:
+        raise _bad(path, f"member {info.filename!r} has a bad .npy header ({e})") from e
+    if dtype.hasobject:
+        raise _bad(
+            path, f"member {info.filename!r} holds Python objects; refused (never unpickled)"
+        )
+    count = math.prod(shape)
+    if count * dtype.itemsize > info.file_size:
+        raise _bad(
+            path,
+            f"member {info.filename!r} declares shape {shape} of {dtype} "
+            f"({count * dtype.itemsize} bytes) but stores only {info.file_size} bytes",
+        )
+
+
+def model_arrays(params: list, prefix: str = "") -> dict[str, np.ndarray]:
+    """``[(W, b), ...]`` of NumPy arrays -> ``{"W0": ..., "b0": ..., ...}`` (with a prefix)."""
+    out = {}
+    for k, (W, b) in enumerate(params):
+        out[f"{prefix}W{k}"] = W
+        out[f"{prefix}b{k}"] = b
+    return out
+
+
+def params_from_arrays(
+    path: Any, arrays: dict[str, np.ndarray], sizes: list[int], dtype: str, prefix: str = ""
+) -> list:
+    """Pop ``W0, b0, ...`` (with ``prefix``) from ``arrays``, checked against ``sizes``/``dtype``."""
+    params = []
+    for k in range(len(sizes) - 1):
+        pair = []
+        for name, shape in (
+            (f"{prefix}W{k}", (sizes[k + 1], sizes[k])),
+            (f"{prefix}b{k}", (sizes[k + 1],)),
+        ):
+            if name not in arrays:
+                raise _bad(path, f"array {name!r} is missing")
+            arr = arrays.pop(name)
+            if arr.shape != shape:
+                raise _bad(
+                    path,
+                    f"array {name!r} has shape {arr.shape}, expected {shape} from the layer sizes {sizes}",
+                )
+            if arr.dtype.name != dtype:
+                raise _bad(path, f"array {name!r} has dtype {arr.dtype}, expected {dtype}")
+            if not np.all(np.isfinite(arr)):
+                raise _bad(path, f"array {name!r} holds NaN or inf")
+            pair.append(arr)
+        params.append(tuple(pair))
+    return params
+
+
+def check_sizes(path: Any, meta: dict, key: str = "layer_sizes") -> list[int]:
+    """``meta[key]``: a list of at least two positive ints (bounded), or ValueError."""
+    sizes = meta.get(key)
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 2**31 for s in sizes
+        )
+    ):
+        raise _bad(
+            path, f"metadata {key!r} must be a list of at least two positive ints, got {sizes!r}"
+        )
+    return sizes
+
+
+def check_model(path: Any, meta: dict, arrays: dict[str, np.ndarray]) -> tuple[list, np.ndarray]:
+    """Validate a model archive's content against its metadata.
+
+    Returns:
+        ``(params, classes)``: NumPy ``[(W, b), ...]`` and the class labels.
+    """
+    from .functional import ACTIVATION_NAMES
+
+    arrays = dict(arrays)
+    sizes = check_sizes(path, meta)
+    dtype = meta.get("dtype")
+    if dtype not in _FLOAT_DTYPES:
+        raise _bad(path, f"metadata 'dtype' must be one of {_FLOAT_DTYPES}, got {dtype!r}")
+    activation = meta.get("activation")
+    if activation not in ACTIVATION_NAMES:
+        raise _bad(path, f"unknown activation {activation!r}; expected one of {ACTIVATION_NAMES}")
+    params = params_from_arrays(path, arrays, sizes, dtype)
+    if "classes" not in arrays:
+        raise _bad(path, "array 'classes' is missing")
+    classes = arrays.pop("classes")
+    if classes.ndim != 1 or classes.shape[0] != sizes[-1]:
+        raise _bad(
+            path,
+            f"'classes' has shape {classes.shape}, expected ({sizes[-1]},) (one label per output)",
+        )
+    if classes.dtype.kind not in "biuU":
+        raise _bad(path, f"'classes' has dtype {classes.dtype}; expected integers or strings")
+    if len(np.unique(classes)) != classes.shape[0]:
+        raise _bad(path, "'classes' holds duplicate labels")
+    if arrays:
+        raise _bad(path, f"unexpected arrays {sorted(arrays)} in a model file")
+    return params, classes
