@@ -271,13 +271,17 @@ class MLPClassifier:
         shape = tuple(X.shape)
         if len(shape) != 2:
             raise ValueError(
-                f"{name}: expected a 2-D array (n_samples, n_features), got {len(shape)}-D shape {shape}; "
-                "reshape a single sample with X.reshape(1, -1) or a single feature with X.reshape(-1, 1)"
+                f"{name}: expected a 2-D array (n_samples, n_features), got {len(shape)}-D shape {shape}. "
+                "Reshape your data: X.reshape(1, -1) for a single sample, X.reshape(-1, 1) for a single feature"
             )
         if shape[0] == 0:
-            raise ValueError(f"{name}: got 0 samples; at least 1 is needed")
+            raise ValueError(
+                f"{name}: found 0 sample(s) (shape={shape}) while a minimum of 1 is required"
+            )
         if shape[1] == 0:
-            raise ValueError(f"{name}: got 0 features; at least 1 is needed")
+            raise ValueError(
+                f"{name}: found 0 feature(s) (shape={shape}) while a minimum of 1 is required"
+            )
         xp = array_api_compat.array_namespace(X)
         dtype = X.dtype
         if isinstance(X, np.ndarray):
@@ -308,15 +312,17 @@ class MLPClassifier:
     def _check_features(self, X: Any, name: str = "X") -> None:
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"{name}: has {X.shape[1]} features, but this model was fitted with "
-                f"{self.n_features_in_} features"
+                f"{name} has {X.shape[1]} features, but MLPClassifier is expecting "
+                f"{self.n_features_in_} features as input (the number it was fitted with)"
             )
 
     @staticmethod
     def _check_y(y: Any, n: int, name: str = "y") -> np.ndarray:
         """Labels to a host 1-D NumPy array of length n (numbers or strings)."""
         if y is None:
-            raise ValueError(f"{name}: labels are required for fitting, got None")
+            raise ValueError(
+                f"{name}: MLPClassifier requires y to be passed, but the target y is None"
+            )
         host = to_numpy(y) if array_api_compat.is_array_api_obj(y) else None
         if host is None:
             try:
@@ -352,7 +358,7 @@ class MLPClassifier:
                 raise ValueError(f"{name}: labels contain NaN or infinity")
             if not np.all(host == np.round(host)):
                 raise ValueError(
-                    f"{name}: labels are floats with fractional parts (a regression target?); "
+                    f"{name}: labels are floats with fractional parts (a continuous, regression target?); "
                     "a classifier needs class labels"
                 )
         return host
@@ -401,7 +407,7 @@ class MLPClassifier:
         classes, y_idx = np.unique(y_host, return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(
-                f"y: needs at least 2 classes to train a classifier, got only {classes.tolist()}"
+                f"y: needs at least 2 classes to train a classifier, got 1 class: {classes.tolist()}"
             )
         ckpt = None
         if checkpoint is not None and resume and Path(checkpoint).exists():
