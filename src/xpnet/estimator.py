@@ -193,7 +193,21 @@ class MLPClassifier:
         tags.non_deterministic = self.random_state is None
         return tags
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return getattr(self, "params_", None) is not None
+
     _estimator_type = "classifier"
+
+    def __getstate__(self) -> dict:
+        # the resolved Backend holds a module, which pickle refuses: keep its name instead
+        state = self.__dict__.copy()
+        state.pop("_backend_obj", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if state.get("backend_") is not None:
+            self._backend_obj = get_backend(state["backend_"])
 
     def _validate_params(self) -> None:
         """Check every constructor argument; raise ValueError/TypeError naming it."""
@@ -264,6 +278,11 @@ class MLPClassifier:
         if not array_api_compat.is_array_api_obj(X) or isinstance(X, (int, float, complex)):
             if X is None:
                 raise TypeError(f"{name}: expected a 2-D array of numbers, got None")
+            if type(X).__module__.startswith("scipy.sparse"):
+                raise TypeError(
+                    f"{name}: sparse input ({type(X).__name__}) is not supported; "
+                    "convert it to a dense array first, e.g. X.toarray()"
+                )
             try:
                 X = np.asarray(X)
             except (ValueError, TypeError) as e:
@@ -276,15 +295,28 @@ class MLPClassifier:
             )
         if shape[0] == 0:
             raise ValueError(
-                f"{name}: found 0 sample(s) (shape={shape}) while a minimum of 1 is required"
+                f"{name}: found 0 sample(s) (shape={shape}) while a minimum of 1 is required."
             )
         if shape[1] == 0:
             raise ValueError(
-                f"{name}: found 0 feature(s) (shape={shape}) while a minimum of 1 is required"
+                f"{name}: found 0 feature(s) (shape={shape}) while a minimum of 1 is required."
             )
         xp = array_api_compat.array_namespace(X)
         dtype = X.dtype
         if isinstance(X, np.ndarray):
+            if dtype.kind == "c":
+                raise ValueError(
+                    f"{name}: Complex data not supported; expected real numbers, got dtype {dtype}"
+                )
+            if dtype.kind == "O":
+                # numbers held as Python objects (e.g. from a DataFrame) are read as floats
+                try:
+                    X = X.astype(np.float64)
+                except (TypeError, ValueError) as e:
+                    raise TypeError(
+                        f"{name}: expected numeric data, got dtype object holding a non-number ({e})"
+                    ) from e
+                dtype = X.dtype
             if dtype.kind not in "biuf":
                 raise TypeError(
                     f"{name}: expected numeric data (ints or floats), got dtype {dtype}; "
@@ -307,6 +339,8 @@ class MLPClassifier:
             raise ValueError(
                 f"{name}: contains NaN or infinity; remove or impute those values before fitting"
             )
+        if getattr(self, "dtype", None) == "float32":
+            _check_float32_range(X, xp, name)
         return X
 
     def _check_features(self, X: Any, name: str = "X") -> None:
@@ -329,6 +363,9 @@ class MLPClassifier:
                 host = np.asarray(y)
             except (ValueError, TypeError) as e:
                 raise ValueError(f"{name}: could not be read as a 1-D array of labels ({e})") from e
+            if host.dtype.kind in "US" and host.ndim == 1:
+                # NumPy turns [1, "a"] into strings: mixed types must not pass as labels
+                host = np.asarray(y, dtype=object)
         if host.ndim == 2 and host.shape[1] == 1:
             raise ValueError(
                 f"{name}: expected a 1-D array of labels, got a column of shape {host.shape}; "
@@ -346,6 +383,8 @@ class MLPClassifier:
                 host = host.astype(str)
             elif all(issubclass(k, numbers.Integral) for k in kinds):
                 host = host.astype(np.int64)
+            elif all(issubclass(k, numbers.Real) for k in kinds):
+                host = host.astype(np.float64)  # checked for fractions below
             else:
                 raise TypeError(
                     f"{name}: labels must all be numbers or all strings, got types "
@@ -399,6 +438,20 @@ class MLPClassifier:
                 last good parameters.
         """
         self._validate_params()
+        if eval_sets is not None and not isinstance(eval_sets, Mapping):
+            raise TypeError(
+                "eval_sets: expected a dict {name: (X, y)}, got " + type(eval_sets).__name__
+            )
+        if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
+            if not hasattr(checkpoint, "__fspath__"):
+                raise TypeError(
+                    f"checkpoint: expected a path (str or os.PathLike), got {type(checkpoint).__name__}"
+                )
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume: expected True or False, got {resume!r}")
+        for hook_name, hook in (("on_batch", on_batch), ("on_epoch", on_epoch)):
+            if hook is not None and not callable(hook):
+                raise TypeError(f"{hook_name}: expected a callable or None, got {hook!r}")
         if resume and checkpoint is None:
             raise ValueError("resume: resume=True needs checkpoint=PATH to resume from")
         b = self._resolve_backend()
@@ -426,6 +479,7 @@ class MLPClassifier:
             seed = self._draw_seed()
         rng = host_rng(seed)
         self._seed = seed
+        self._rng = rng  # partial_fit after fit continues with it
         if self.verbose:
             print(f"xpnet: training on {b.describe()}" + (f" [{b.note}]" if b.note else ""))
 
@@ -601,20 +655,20 @@ class MLPClassifier:
                     "classes: must be given on the first call to partial_fit "
                     "(every label that will appear, e.g. classes=np.arange(10))"
                 )
-            cls = np.unique(self._check_y(classes, len(classes), "classes"))
+            cls = np.unique(self._check_y(classes, _n_labels(classes), "classes"))
             if cls.shape[0] < 2:
                 raise ValueError(f"classes: needs at least 2 classes, got {cls.tolist()}")
             self.classes_ = cls
             self.n_features_in_ = int(X.shape[1])
         else:
             self._check_features(X)
-            if classes is not None and not np.array_equal(
-                np.unique(np.asarray(classes)), self.classes_
-            ):
-                raise ValueError(
-                    f"classes: {np.unique(np.asarray(classes)).tolist()} differs from the classes "
-                    f"of the first call, {self.classes_.tolist()}"
-                )
+            if classes is not None:
+                cls = np.unique(self._check_y(classes, _n_labels(classes), "classes"))
+                if not np.array_equal(cls, self.classes_):
+                    raise ValueError(
+                        f"classes: {cls.tolist()} differs from the classes "
+                        f"of the first call, {self.classes_.tolist()}"
+                    )
         y_idx = _encode(y_host, self.classes_, "y")
         b = self._resolve_backend() if first else self._backend_obj
         train_data = self._epoch_data(b, X, y_idx, None, self._must_stream(b, X))
@@ -731,7 +785,7 @@ class MLPClassifier:
 
     def _check_fitted(self) -> None:
         if getattr(self, "params_", None) is None:
-            raise NotFittedError(
+            raise _not_fitted_error(
                 "This MLPClassifier instance is not fitted yet; call fit (or load a model) first"
             )
 
@@ -742,8 +796,10 @@ class MLPClassifier:
         self._check_features(X)
         b = self._backend_obj
         outs = []
-        for start in range(0, X.shape[0], _PREDICT_CHUNK):
-            chunk = X[start : start + _PREDICT_CHUNK, ...]
+        n = int(X.shape[0])
+        for start in range(0, n, _PREDICT_CHUNK):
+            # a stop past the end is not in the array API standard: clip it
+            chunk = X[start : min(start + _PREDICT_CHUNK, n), ...]
             logits, _ = forward(self.params_, b.asarray(chunk, self.dtype), self.activation, b.xp)
             outs.append(logits)
         return outs[0] if len(outs) == 1 else b.xp.concat(outs, axis=0)
@@ -768,8 +824,9 @@ class MLPClassifier:
 
     def predict(self, X: Any) -> Any:
         """Predicted labels, shape (n,); in X's namespace (NumPy for string labels)."""
+        logits = self._logits(X)  # checks first that the model is fitted
         xp = self._backend_obj.xp
-        idx = xp.argmax(self._logits(X), axis=-1)
+        idx = xp.argmax(logits, axis=-1)
         if self.classes_.dtype.kind in "biuf" and not (
             isinstance(X, np.ndarray) or not array_api_compat.is_array_api_obj(X)
         ):
@@ -781,6 +838,11 @@ class MLPClassifier:
         """Mean accuracy of ``predict(X)`` against ``y``."""
         pred = to_numpy(self.predict(X))
         truth = self._check_y(y, pred.shape[0])
+        if (truth.dtype.kind == "U") != (self.classes_.dtype.kind == "U"):
+            raise TypeError(
+                f"y: labels of dtype {truth.dtype} cannot be compared with this model's "
+                f"classes of dtype {self.classes_.dtype} (strings vs numbers)"
+            )
         return float(np.mean(pred == truth))
 
     # ------------------------------------------------------------------ files
@@ -994,6 +1056,26 @@ class MLPClassifier:
 
 # ---------------------------------------------------------------------- module helpers
 
+_SKLEARN_NOT_FITTED: dict = {}
+
+
+def _not_fitted_error(message: str) -> NotFittedError:
+    """A ``NotFittedError``; while scikit-learn is loaded, also an instance of its own.
+
+    scikit-learn's tools catch ``sklearn.exceptions.NotFittedError``. This module
+    never imports scikit-learn: it only looks the class up when something else
+    has loaded it.
+    """
+    sk_exceptions = sys.modules.get("sklearn.exceptions")
+    base = getattr(sk_exceptions, "NotFittedError", None)
+    if base is None:
+        return NotFittedError(message)
+    if base not in _SKLEARN_NOT_FITTED:
+        _SKLEARN_NOT_FITTED[base] = type(
+            "NotFittedError", (NotFittedError, base), {"__module__": __name__}
+        )
+    return _SKLEARN_NOT_FITTED[base](message)
+
 
 def _choice(value: Any, options: tuple, name: str) -> None:
     if not isinstance(value, str) or value not in options:
@@ -1020,6 +1102,38 @@ def _number(
         hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
         span = f"{lo}, {hi}" if high is not None else (f"> {low:g}" if low_open else f">= {low:g}")
         raise ValueError(f"{name}: expected a value in {span}, got {value!r}")
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(X: Any, xp: Any, name: str) -> None:
+    """Wider floats beyond float32's range would turn into inf on the device: refuse them."""
+    if isinstance(X, np.ndarray):
+        if X.dtype.kind != "f" or X.dtype.itemsize <= 4:
+            return
+        biggest = float(np.max(np.abs(X)))
+    else:
+        if X.dtype != getattr(xp, "float64", None):
+            return
+        biggest = float(xp.max(xp.abs(X)))
+    if biggest > _FLOAT32_MAX:
+        raise ValueError(
+            f"{name}: holds values up to {biggest:g}, beyond the float32 range "
+            f"(+-{_FLOAT32_MAX:.3g}) this model computes in; scale the features or use "
+            "dtype='float64'"
+        )
+
+
+def _n_labels(y: Any) -> int:
+    """The length of a label array or sequence (0 for a scalar or a ragged nest)."""
+    shape = getattr(y, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(y)
+        except (ValueError, TypeError):
+            return 0
+    return int(shape[0]) if len(shape) >= 1 else 0
 
 
 def _integer(value: Any, name: str, low: int) -> None:
