@@ -110,7 +110,8 @@ class Backend:
         if self.library == "torch":
             import torch
 
-            t = torch.from_numpy(np.ascontiguousarray(host))
+            # ascontiguousarray turns a 0-d array into shape (1,): restore the shape
+            t = torch.from_numpy(np.ascontiguousarray(host).reshape(host.shape))
             return t.to(device=self.device, dtype=dt)
         if host.dtype.kind not in "biuf":
             raise TypeError(f"cannot move an array of dtype {host.dtype} to {self.name}")

@@ -45,8 +45,10 @@ def per_layer(strength: float | Sequence[float], n_layers: int, name: str) -> tu
                 raise TypeError(f"{name}: expected numbers, got {type(v).__name__} {v!r}")
         values = tuple(float(v) for v in values)
     else:
-        # numpy scalars and 0-d arrays
+        # numpy scalars and 0-d arrays (a string is not a number)
         try:
+            if isinstance(strength, (str, bytes)):
+                raise TypeError
             values = (float(strength),) * n_layers
         except (TypeError, ValueError):
             raise TypeError(
