@@ -1,0 +1,283 @@
+"""MLPClassifier end to end: accuracy, cross-backend agreement, a peer library, partial_fit,
+early stopping, divergence."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import datasets
+from xpnet.train import EpochData, TrainState, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = datasets.load_digits()
+    return X / 16.0, y
+
+
+def _params_np(params):
+    return [
+        (xpnet.to_numpy(W).astype(np.float64), xpnet.to_numpy(b).astype(np.float64))
+        for W, b in params
+    ]
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.slow
+def test_digits_default_settings_reach_97_percent_on_numpy(digits):
+    # The accuracy of one 80/20 split moves by about a point with the split (scikit-learn's
+    # own MLPClassifier does the same), so the claim is checked on the mean of five fixed
+    # stratified splits, each with the estimator's default settings.
+    X, y = digits
+    scores = []
+    for split in range(5):
+        Xtr, Xte, ytr, yte = datasets.train_test_split(
+            X, y, test_size=0.2, seed=split, stratify=True
+        )
+        clf = xpnet.MLPClassifier(hidden_layer_sizes=(100,), backend="numpy", random_state=0)
+        scores.append(clf.fit(Xtr, ytr).score(Xte, yte))
+    assert np.mean(scores) >= 0.97, scores
+    assert min(scores) >= 0.95, scores
+
+
+@pytest.mark.slow
+def test_digits_every_backend_within_one_point_of_numpy(backend, digits):
+    X, y = digits
+    Xtr, Xte, ytr, yte = datasets.train_test_split(X, y, test_size=0.2, seed=1, stratify=True)
+    ref = xpnet.MLPClassifier(backend="numpy", random_state=0).fit(Xtr, ytr).score(Xte, yte)
+    clf = xpnet.MLPClassifier(backend=backend, random_state=0).fit(Xtr, ytr)
+    assert clf.backend_ == backend.name
+    assert abs(clf.score(Xte, yte) - ref) <= 0.01
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_twenty_float64_steps_agree_with_numpy(backend, digits, solver):
+    X, y = digits
+    X, y = X[:640], y[:640]  # batch 32: 20 steps in one epoch, shuffled by the host RNG
+    kw = dict(
+        hidden_layer_sizes=(12, 9),
+        activation="tanh",
+        solver=solver,
+        batch_size=32,
+        max_iter=1,
+        dtype="float64",
+        random_state=3,
+        l1=[1e-4, 0.0, 2e-4],
+        l2=1e-3,
+    )
+    ref = xpnet.MLPClassifier(backend="numpy", **kw).fit(X, y)
+    clf = xpnet.MLPClassifier(backend=backend, **kw).fit(X, y)
+    assert clf._opt_state["count"] == 20
+    for (W, b), (W_ref, b_ref) in zip(
+        _params_np(clf.params_), _params_np(ref.params_), strict=True
+    ):
+        assert _rel(W, W_ref) < 1e-8
+        assert _rel(b, b_ref) < 1e-8
+
+
+@pytest.mark.parametrize(
+    "solver, momentum, nesterov",
+    [("sgd", 0.0, False), ("sgd", 0.9, False), ("sgd", 0.9, True), ("adam", 0.9, False)],
+)
+def test_matches_scikit_learn_from_the_same_initial_weights(digits, solver, momentum, nesterov):
+    """Same weights, same batches (no shuffling), float64: scikit-learn's MLPClassifier is
+    an independent implementation of the same seed equations and optimizers."""
+    sk = pytest.importorskip("sklearn.neural_network")
+    X, y = digits
+    X, y = X[:300], y[:300]
+    common = dict(
+        hidden_layer_sizes=(20,),
+        batch_size=50,
+        shuffle=False,
+        momentum=momentum,
+        nesterovs_momentum=nesterov,
+        learning_rate_init=0.05,
+        solver=solver,
+    )
+    ours = xpnet.MLPClassifier(
+        backend="numpy", dtype="float64", max_iter=3, random_state=0, n_iter_no_change=100, **common
+    )
+    ours.fit(X, y)
+    init = xpnet.mlp.init_params((64, 20, 10), "relu", dtype="float64", seed=ours._seed)
+
+    theirs = sk.MLPClassifier(
+        alpha=0.0,
+        max_iter=1,
+        warm_start=True,
+        random_state=0,
+        n_iter_no_change=100,
+        tol=0.0,
+        **common,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.fit(X, y)  # allocates coefs_; then start over from our initial weights
+        theirs.coefs_ = [np.array(W.T) for W, _ in init]
+        theirs.intercepts_ = [np.array(b) for _, b in init]
+        theirs.max_iter = 3
+        theirs.fit(X, y)
+    for k, (W, b) in enumerate(_params_np(ours.params_)):
+        assert _rel(W, theirs.coefs_[k].T) < 1e-9
+        assert _rel(b, theirs.intercepts_[k]) < 1e-9
+    assert np.allclose(ours.loss_curve_, theirs.loss_curve_[-3:], rtol=1e-9)
+
+
+def test_partial_fit_over_the_batches_equals_one_epoch_of_fit(backend, digits):
+    X, y = digits
+    X, y = X[:400], y[:400]
+    kw = dict(
+        hidden_layer_sizes=(16,), batch_size=64, shuffle=False, random_state=5, backend=backend
+    )
+    full = xpnet.MLPClassifier(max_iter=1, **kw).fit(X, y)
+    parts = xpnet.MLPClassifier(**kw)
+    for start in range(0, X.shape[0], 64):
+        parts.partial_fit(X[start : start + 64], y[start : start + 64], classes=np.arange(10))
+    for (W, b), (W_ref, b_ref) in zip(
+        _params_np(parts.params_), _params_np(full.params_), strict=True
+    ):
+        np.testing.assert_array_equal(W, W_ref)
+        np.testing.assert_array_equal(b, b_ref)
+
+
+def test_early_stopping_restores_the_best_parameters(digits):
+    """A validation set built so that its accuracy drops as training moves away from the
+    start: its labels are the initial network's own predictions."""
+    b = xpnet.get_backend("numpy")
+    X, y = digits
+    Xtr, ytr = X[:600], y[:600]
+    params = xpnet.mlp.init_params((64, 16, 10), "relu", xp=b.xp, dtype="float64", seed=0)
+    logits, _ = xpnet.mlp.forward(params, X[600:900])
+    y_val = np.argmax(logits, axis=1)
+    seen = {}
+
+    def remember(state):
+        seen[state.epoch] = state.params
+
+    opt = xpnet.optim.sgd(0.05, momentum=0.9)
+    state = train(
+        TrainState(params=params, opt_state=opt.init(params)),
+        EpochData(Xtr, ytr),
+        activation="relu",
+        optimizer=opt,
+        l1s=(0.0, 0.0),
+        l2s=(0.0, 0.0),
+        batch_size=50,
+        max_epochs=30,
+        rng=np.random.default_rng(0),
+        backend=b,
+        validation=EpochData(X[600:900], y_val),
+        early_stopping=True,
+        n_iter_no_change=3,
+        on_checkpoint=remember,
+    )
+    scores = [1.0 - e for e in state.history["val_error"]]
+    assert scores[-1] < max(scores)  # the score did drop
+    best_epoch = int(np.argmax(scores)) + 1
+    assert state.epoch < 30  # stopped early
+    for (W, bias), (W_best, b_best) in zip(state.params, seen[best_epoch], strict=True):
+        np.testing.assert_array_equal(W, W_best)
+        np.testing.assert_array_equal(bias, b_best)
+    # and the restored parameters really score the best validation accuracy
+    logits, _ = xpnet.mlp.forward(state.params, X[600:900])
+    assert np.mean(np.argmax(logits, axis=1) == y_val) == pytest.approx(max(scores))
+
+
+def test_estimator_early_stopping_keeps_its_best_validation_score(digits):
+    X, y = digits
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        n_iter_no_change=4,
+        max_iter=100,
+        random_state=0,
+        backend="numpy",
+    ).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.n_iter_ < 100
+    # stopped n_iter_no_change epochs after the last improvement larger than tol
+    assert clf.history_["val_error"] and len(clf.history_["val_error"]) == clf.n_iter_
+
+
+def test_a_diverging_run_raises_and_keeps_finite_parameters(digits):
+    X, y = digits
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(16,),
+        learning_rate_init=1e12,
+        max_iter=5,
+        random_state=0,
+        backend="numpy",
+    )
+    with pytest.raises(xpnet.DivergenceError, match="diverged"):
+        clf.fit(X, y)
+    init = xpnet.mlp.init_params((64, 16, 10), "relu", dtype="float32", seed=0)
+    for (W, b), (W0, b0) in zip(clf.params_, init, strict=True):
+        assert np.all(np.isfinite(W)) and np.all(np.isfinite(b))
+        np.testing.assert_array_equal(W, W0)  # rolled back to the start of epoch 1
+        np.testing.assert_array_equal(b, b0)
+
+
+def test_outputs_come_back_in_the_input_namespace(backend, digits):
+    X, y = digits
+    clf = xpnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0, backend="numpy")
+    clf.fit(X[:200], y[:200])
+    Xb = backend.asarray(X[200:260], "float32")
+    proba = clf.predict_proba(Xb)
+    pred = clf.predict(Xb)
+    assert xpnet.get_backend(proba).name == backend.name
+    assert xpnet.get_backend(pred).name == backend.name
+    np.testing.assert_allclose(xpnet.to_numpy(proba), clf.predict_proba(X[200:260]), rtol=1e-6)
+    np.testing.assert_array_equal(xpnet.to_numpy(pred), clf.predict(X[200:260]))
+
+
+def test_string_labels_round_trip(digits):
+    X, y = digits
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(32,), max_iter=30, random_state=0, backend="numpy"
+    )
+    clf.fit(X[:1000], names[y[:1000]])
+    assert sorted(clf.classes_.tolist()) == sorted(names.tolist())
+    pred = clf.predict(X[1000:])
+    assert pred.dtype.kind == "U"
+    assert np.mean(pred == names[y[1000:]]) == pytest.approx(clf.score(X[1000:], names[y[1000:]]))
+    assert clf.score(X[1000:], names[y[1000:]]) > 0.85
+
+
+def test_get_and_set_params_round_trip():
+    clf = xpnet.MLPClassifier(hidden_layer_sizes=(5, 4), l1=[0.1, 0.0, 0.2])
+    params = clf.get_params()
+    assert params["hidden_layer_sizes"] == (5, 4) and params["l1"] == [0.1, 0.0, 0.2]
+    clone = xpnet.MLPClassifier(**params)
+    assert clone.get_params() == params
+    clone.set_params(activation="tanh")
+    assert clone.activation == "tanh"
+    with pytest.raises(ValueError, match="not_a_param"):
+        clone.set_params(not_a_param=1)
+
+
+def test_invscaling_follows_scikit_learns_rule(digits):
+    X, y = digits
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(8,),
+        learning_rate="invscaling",
+        power_t=0.5,
+        learning_rate_init=0.1,
+        max_iter=3,
+        n_iter_no_change=100,
+        random_state=0,
+        backend="numpy",
+    ).fit(X, y)
+    n = X.shape[0]
+    expected = [0.1, 0.1 / n**0.5, 0.1 / (2 * n) ** 0.5]  # eta_0 / t^power_t, t = samples seen
+    np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-12)
