@@ -209,16 +209,19 @@ def train(
                 l2s,
                 on_batch,
             )
-            train_loss = float(loss_sum) / n  # the epoch's one read of the device
+            # the epoch's one read of the device; the probe adds exactly 0 while every
+            # parameter is finite, NaN once one is not (a last step can overflow them)
+            train_loss = float(loss_sum + _nonfinite_probe(params, xp)) / n
             if math.isfinite(train_loss):
                 break
+            what = "a parameter" if math.isfinite(float(loss_sum)) else "the loss"
             # seed 2.6 went wrong: roll back to the start of the epoch
             state.params, state.opt_state = start_params, start_opt
             rng.bit_generator.state = start_rng
             if on_divergence == "raise" or halvings >= max_halvings:
                 state.rng_state = start_rng
                 raise DivergenceError(
-                    f"training diverged in epoch {state.epoch + 1}: the loss became {train_loss} "
+                    f"training diverged in epoch {state.epoch + 1}: {what} became {train_loss} "
                     f"with learning rate {lr:g}; parameters are restored to the start of that epoch. "
                     "Lower the learning rate, scale the inputs, or pass on_divergence='halve_lr'",
                     state,
@@ -253,6 +256,15 @@ def train(
     if early_stopping and validation is not None and state.best_params is not None:
         state.params = state.best_params
     return state
+
+
+def _nonfinite_probe(params: Any, xp: Any) -> Any:
+    """0 on the device when every parameter is finite, else NaN: sum of 0 * max|p|."""
+    probe: Any = 0.0
+    for pair in params:
+        for leaf in pair:
+            probe = probe + xp.max(xp.abs(leaf)) * 0.0
+    return probe
 
 
 def _run_epoch(
