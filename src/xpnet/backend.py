@@ -15,7 +15,6 @@ imported only when a spec asks for them (``"auto"`` probes them).
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -519,11 +518,6 @@ def host_rng(seed: Any = None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def move(host: Any, xp: Any, device: Any, dtype: Any = None) -> Any:
-    """Move host data to the namespace ``xp`` on ``device`` (used by the math modules)."""
-    return backend_of(xp, device).asarray(host, dtype)
-
-
 def backend_of(xp: Any, device: Any = None) -> Backend:
     """The ``Backend`` for a namespace and a device (None: the namespace's default)."""
     name = getattr(xp, "__name__", "")
@@ -542,13 +536,3 @@ def backend_of(xp: Any, device: Any = None) -> Backend:
             return _torch_backend("cuda", dev.index or 0)
         return _torch_backend("cpu", None)
     return _from_array(xp.asarray(0.0, device=device) if device is not None else xp.asarray(0.0))
-
-
-def importable(name: str) -> bool:
-    """True when the module can be imported (without importing anything else)."""
-    if name in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
