@@ -121,9 +121,21 @@ def read_archive(
             for info in infos:
                 if not info.filename.endswith(".npy") or "/" in info.filename:
                     raise _bad(path, f"unexpected member {info.filename!r} in the archive")
+                # write_archive stores members uncompressed and unencrypted, so no member
+                # can claim more bytes than the file holds (no zip bomb, no huge allocation)
+                if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                    raise _bad(
+                        path,
+                        f"member {info.filename!r} is compressed or encrypted; "
+                        "xpnet files store plain .npy members",
+                    )
+                if info.file_size != info.compress_size:
+                    raise _bad(path, f"member {info.filename!r} has inconsistent sizes")
                 total += info.file_size
-                if total > limit:
-                    raise _bad(path, f"archive expands to more than {limit} bytes")
+                if total > min(limit, size):
+                    raise _bad(
+                        path, f"members declare {total} bytes, more than the file's {size} bytes"
+                    )
                 with zf.open(info) as member:
                     _check_member_header(path, info, member)
             if _META + ".npy" not in names:
@@ -134,14 +146,22 @@ def read_archive(
         if str(e).startswith(str(path)):
             raise
         raise _bad(path, f"corrupted or crafted archive ({e})") from e
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError) as e:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
         raise _bad(path, f"corrupted archive ({type(e).__name__}: {e})") from e
     raw = arrays.pop(_META)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _bad(path, "metadata must be a 1-D uint8 array of JSON text")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise _bad(path, f"metadata is not valid JSON ({e})") from e
     if not isinstance(meta, dict):
         raise _bad(path, "metadata must be a JSON object")
@@ -215,7 +235,7 @@ def params_from_arrays(
                     path,
                     f"array {name!r} has shape {arr.shape}, expected {shape} from the layer sizes {sizes}",
                 )
-            if arr.dtype.name != dtype:
+            if arr.dtype != np.dtype(dtype):  # also refuses a foreign byte order
                 raise _bad(path, f"array {name!r} has dtype {arr.dtype}, expected {dtype}")
             if not np.all(np.isfinite(arr)):
                 raise _bad(path, f"array {name!r} holds NaN or inf")
@@ -267,6 +287,7 @@ def check_model(path: Any, meta: dict, arrays: dict[str, np.ndarray]) -> tuple[l
         )
     if classes.dtype.kind not in "biuU":
         raise _bad(path, f"'classes' has dtype {classes.dtype}; expected integers or strings")
+    classes = classes.astype(classes.dtype.newbyteorder("="))  # native order for every backend
     if len(np.unique(classes)) != classes.shape[0]:
         raise _bad(path, "'classes' holds duplicate labels")
     if arrays:
