@@ -464,7 +464,7 @@ class MLPClassifier:
             )
         ckpt = None
         if checkpoint is not None and resume and Path(checkpoint).exists():
-            ckpt = self._read_checkpoint(checkpoint, X.shape[1], classes)
+            ckpt = self._read_checkpoint(checkpoint, X.shape[1], classes, int(X.shape[0]))
         warm = (
             ckpt is None
             and self.warm_start
@@ -489,13 +489,21 @@ class MLPClassifier:
         if self.early_stopping:
             train_rows, val_rows = _stratified_split(y_idx, self.validation_fraction, rng)
         dtype = self.dtype
-        stream = self._must_stream(b, X)
+        checked_evals = {
+            str(name): self._check_eval(name, pair, classes, X.shape[1])
+            for name, pair in (eval_sets or {}).items()
+        }
+        # every set that goes to the device counts: streaming is all or nothing
+        stream = self._must_stream(b, X, *(Xe for Xe, _ in checked_evals.values()))
         train_data = self._epoch_data(b, X, y_idx, train_rows, stream)
         if self.early_stopping:
             validation = self._epoch_data(b, X, y_idx, val_rows, stream)
-        evals = {}
-        for name, pair in (eval_sets or {}).items():
-            evals[str(name)] = self._eval_data(b, name, pair, classes, X.shape[1], stream)
+        evals = {
+            name: self._epoch_data(b, Xe, ye_idx, None, stream)
+            for name, (Xe, ye_idx) in checked_evals.items()
+        }
+        if ckpt is not None:
+            _check_history_columns(checkpoint, ckpt["state"].history, validation, evals)
 
         n_train = int(train_data.y.shape[0])
         batch = self._batch(n_train)
@@ -530,7 +538,8 @@ class MLPClassifier:
         on_checkpoint = None
         if checkpoint is not None:
             path = Path(checkpoint)
-            on_checkpoint = lambda st: self._write_checkpoint(path, st, seed, sizes)  # noqa: E731
+            n_samples = int(X.shape[0])
+            on_checkpoint = lambda st: self._write_checkpoint(path, st, seed, sizes, n_samples)  # noqa: E731
         self._run(
             state,
             train_data,
@@ -721,13 +730,14 @@ class MLPClassifier:
             return optim.adam(lr, float(self.beta_1), float(self.beta_2), float(self.epsilon))
         return optim.sgd(lr, float(self.momentum), bool(self.nesterovs_momentum))
 
-    def _must_stream(self, b: Backend, X: Any) -> bool:
-        """True when the data would not fit in the device's free memory."""
+    def _must_stream(self, b: Backend, X: Any, *more: Any) -> bool:
+        """True when the data (X and the sets in ``more``) would not fit in the device's free memory."""
         free = b.free_memory()
         if free is None:
             return False
         itemsize = 4 if self.dtype == "float32" else 8
-        needed = int(X.shape[0]) * int(X.shape[1]) * itemsize
+        # features in the model's dtype plus int64 labels, for every set
+        needed = sum(int(A.shape[0]) * (int(A.shape[1]) * itemsize + 8) for A in (X, *more))
         if needed <= _DEVICE_MEMORY_FRACTION * free:
             return False
         if self.verbose:
@@ -758,7 +768,8 @@ class MLPClassifier:
             y_dev = b.xp.take(y_dev, idx, axis=0)
         return EpochData(X_dev, y_dev)
 
-    def _eval_data(self, b, name, pair, classes, n_features, stream) -> EpochData:
+    def _check_eval(self, name, pair, classes, n_features) -> tuple[Any, np.ndarray]:
+        """An eval set checked like the training data: ``(X, label indices)``."""
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise TypeError(f"eval_sets[{name!r}]: expected a pair (X, y)")
         Xe = self._check_X(pair[0], f"eval_sets[{name!r}] X")
@@ -767,7 +778,7 @@ class MLPClassifier:
                 f"eval_sets[{name!r}] X: has {Xe.shape[1]} features, the training data {n_features}"
             )
         ye = self._check_y(pair[1], Xe.shape[0], f"eval_sets[{name!r}] y")
-        return self._epoch_data(b, Xe, _encode(ye, classes, f"eval_sets[{name!r}] y"), None, stream)
+        return Xe, _encode(ye, classes, f"eval_sets[{name!r}] y")
 
     def _print_epoch(self, epoch: int, row: dict) -> None:
         parts = [
@@ -938,7 +949,9 @@ class MLPClassifier:
             raise ValueError(f"{path}: stored hyperparameters are invalid ({e})") from e
         return clf
 
-    def _write_checkpoint(self, path: Path, state: TrainState, seed: int, sizes: tuple) -> None:
+    def _write_checkpoint(
+        self, path: Path, state: TrainState, seed: int, sizes: tuple, n_samples: int = 0
+    ) -> None:
         arrays = _io.model_arrays([(to_numpy(W), to_numpy(b)) for W, b in state.params])
         if state.best_params is not None:
             arrays.update(
@@ -957,6 +970,7 @@ class MLPClassifier:
             "format_version": _io.FORMAT_VERSION,
             **self._meta(sizes),
             "seed": int(seed),
+            "n_samples": int(n_samples),
             "epoch": state.epoch,
             "rng_state": _jsonable_rng_state(state.rng_state),
             "history": state.history,
@@ -970,7 +984,9 @@ class MLPClassifier:
         }
         _io.write_archive(path, meta, arrays)
 
-    def _read_checkpoint(self, path: Any, n_features: int, classes: np.ndarray) -> dict:
+    def _read_checkpoint(
+        self, path: Any, n_features: int, classes: np.ndarray, n_samples: int | None = None
+    ) -> dict:
         meta, arrays = _io.read_archive(path, _io.CHECKPOINT_FORMAT)
         sizes = _io.check_sizes(path, meta)
         expected = [n_features, *self._hidden_sizes(), int(classes.shape[0])]
@@ -979,21 +995,24 @@ class MLPClassifier:
                 f"{path}: checkpoint has layer sizes {sizes}, this run needs {expected}; "
                 "resume with the same data and hidden_layer_sizes, or pass resume=False"
             )
+        stored_n = meta.get("n_samples")
+        if n_samples is not None and isinstance(stored_n, int) and stored_n not in (0, n_samples):
+            raise ValueError(
+                f"{path}: checkpoint was written for {stored_n} samples, this run has {n_samples}; "
+                "resume with the same data, or pass resume=False"
+            )
         stored = meta.get("hyperparams", {})
-        for key in (
-            "activation",
-            "solver",
-            "dtype",
-            "batch_size",
-            "learning_rate_init",
-            "momentum",
-        ):
-            mine = getattr(self, key)
+        if not isinstance(stored, dict):
+            raise ValueError(f"{path}: metadata 'hyperparams' must be an object")
+        for key in _RESUME_SETTINGS:
+            mine = _jsonable_param(getattr(self, key))
             if key == "activation":
                 mine = get_activation(mine).name
                 theirs = meta.get("activation")
             else:
                 theirs = stored.get(key)
+            if key == "random_state" and (mine is None or theirs is None):
+                continue  # the checkpoint's seed decides
             if theirs != mine:
                 raise ValueError(
                     f"{path}: checkpoint was written with {key}={theirs!r}, this run has {mine!r}; "
@@ -1028,11 +1047,19 @@ class MLPClassifier:
                 leaves.append(leaf)
             slots[slot] = leaves
         epoch = meta.get("epoch")
-        if not isinstance(epoch, int) or epoch < 0:
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise ValueError(f"{path}: metadata 'epoch' must be an int >= 0")
         history = meta.get("history")
-        if not isinstance(history, dict):
-            raise ValueError(f"{path}: metadata 'history' must be an object")
+        if not isinstance(history, dict) or not all(
+            isinstance(column, list)
+            and len(column) == epoch
+            and all(isinstance(v, (int, float)) for v in column)
+            for column in history.values()
+        ):
+            raise ValueError(
+                f"{path}: metadata 'history' must map names to lists of {epoch} numbers"
+            )
+        _check_resume_meta(path, meta)
         state = TrainState(
             params=params,
             opt_state={
@@ -1075,6 +1102,76 @@ def _not_fitted_error(message: str) -> NotFittedError:
             "NotFittedError", (NotFittedError, base), {"__module__": __name__}
         )
     return _SKLEARN_NOT_FITTED[base](message)
+
+
+#: Settings a resumed run must share with the checkpoint (they decide the rest of the run).
+_RESUME_SETTINGS = (
+    "activation",
+    "solver",
+    "dtype",
+    "batch_size",
+    "learning_rate_init",
+    "learning_rate",
+    "momentum",
+    "nesterovs_momentum",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+    "power_t",
+    "l1",
+    "l2",
+    "shuffle",
+    "tol",
+    "n_iter_no_change",
+    "early_stopping",
+    "validation_fraction",
+    "random_state",
+)
+
+
+def _jsonable_param(value: Any) -> Any:
+    """A constructor argument as it reads back from JSON metadata (tuples as lists)."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable_param(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _check_resume_meta(path: Any, meta: dict) -> None:
+    """The loop-state fields of a checkpoint's metadata, or ValueError naming the file."""
+    count = meta.get("opt_count", 0)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"{path}: metadata 'opt_count' must be an int >= 0")
+    scale = meta.get("opt_lr_scale", 1.0)
+    if not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"{path}: metadata 'opt_lr_scale' must be a finite number > 0")
+    best = meta.get("best_score")
+    if best is not None and (not isinstance(best, (int, float)) or not math.isfinite(best)):
+        raise ValueError(f"{path}: metadata 'best_score' must be a finite number or null")
+    patience = meta.get("no_improvement", 0)
+    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+        raise ValueError(f"{path}: metadata 'no_improvement' must be an int >= 0")
+    rng_state = meta.get("rng_state")
+    try:
+        np.random.default_rng(0).bit_generator.state = rng_state
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(
+            f"{path}: metadata 'rng_state' is not a valid generator state ({e})"
+        ) from e
+
+
+def _check_history_columns(path: Any, history: dict, validation: Any, evals: Mapping) -> None:
+    """A resumed run must record the same history columns as the checkpoint holds."""
+    from .train import _ensure_history_keys
+
+    expected: dict = {}
+    _ensure_history_keys(expected, validation is not None, evals)
+    if set(history) != set(expected):
+        raise ValueError(
+            f"{path}: checkpoint's history has columns {sorted(history)}, this run records "
+            f"{sorted(expected)}; resume with the same eval_sets, or pass resume=False"
+        )
 
 
 def _choice(value: Any, options: tuple, name: str) -> None:
