@@ -613,7 +613,7 @@ class MLPClassifier:
             raise
         except KeyboardInterrupt:
             self._adopt(state, train_data, batch)
-            if checkpoint is not None:
+            if checkpoint is not None and Path(checkpoint).is_file():  # none before epoch 1
                 print(
                     f"xpnet: interrupted; the checkpoint {checkpoint} holds epoch {state.epoch}. "
                     "Resume with fit(..., checkpoint=PATH, resume=True) or "
