@@ -382,12 +382,54 @@ def load_npz(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
                 f"X and y, the file has {sorted(archive.files)}"
             )
         try:
+            _check_npz_members(name, archive)
             X, y = archive["X"], archive["y"]
-        except ValueError as error:  # object arrays would need pickle
-            raise TypeError(
-                f"{name}: X and y must be plain arrays, not objects ({error})"
-            ) from error
+        except ValueError as error:
+            if str(error).startswith(name):
+                raise
+            if "pickle" in str(error):  # object arrays would need pickle
+                raise TypeError(
+                    f"{name}: X and y must be plain arrays, not objects ({error})"
+                ) from error
+            raise ValueError(f"{name}: damaged array X or y ({error})") from error
+        except (
+            OSError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+            RuntimeError,
+            NotImplementedError,
+        ) as error:
+            raise ValueError(f"{name}: damaged array X or y ({error})") from error
     return _validate_xy(X, y, name)
+
+
+def _check_npz_members(name: str, archive: Any) -> None:
+    """Read the headers of X and y first: objects and declared sizes beyond the data are refused.
+
+    A crafted header declaring, say, shape (10**12,) would otherwise make NumPy
+    allocate terabytes before it notices the data are missing.
+    """
+    zf = archive.zip
+    for key in ("X", "y"):
+        member_name = f"{key}.npy" if f"{key}.npy" in zf.namelist() else key
+        info = zf.getinfo(member_name)
+        with zf.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(member)
+        if dtype.hasobject:
+            raise TypeError(f"{name}: {key} must be a plain array, not objects (never unpickled)")
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > info.file_size:
+            raise ValueError(
+                f"{name}: {key} declares shape {shape} of {dtype} ({declared} bytes) "
+                f"but stores only {info.file_size} bytes"
+            )
 
 
 def _parse_labels(cells: list[str]) -> np.ndarray:
@@ -426,8 +468,11 @@ def load_csv(path: PathLike, label: str = "label") -> tuple[np.ndarray, np.ndarr
     int64 when the labels are integers, else strings.
     """
     name = os.fspath(path)
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row]  # skip blank lines
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row]  # skip blank lines
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{name}: not a readable UTF-8 CSV file ({error})") from error
     if not rows:
         raise ValueError(f"{name}: empty file; expected a header row and data rows")
     header, body = [cell.strip() for cell in rows[0]], rows[1:]
