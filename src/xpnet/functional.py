@@ -9,9 +9,9 @@ Derivatives are named ``f_grad`` and return df/dx elementwise. Conventions
 from the seed: ``relu_grad(0) = 0`` and ``abs_grad(0) = sign(0) = 0``.
 
 Example:
-    >>> import numpy as np
+    >>> import numpy
     >>> from xpnet import functional as F
-    >>> F.sigmoid(np.asarray([0.0]))
+    >>> F.sigmoid(numpy.asarray([0.0]))
     array([0.5])
 """
 

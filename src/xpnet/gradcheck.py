@@ -6,10 +6,10 @@ function is evaluated in float64 in the arrays' own namespace and device; each
 element is perturbed by +-eps in turn.
 
 Example:
-    >>> import numpy as np, xpnet
+    >>> import numpy, xpnet
     >>> from xpnet import functional as F
     >>> f = lambda p: (F.sq_l2_norm(p[0]), [F.sq_l2_norm_grad(p[0])])
-    >>> xpnet.gradcheck(f, [np.asarray([1.0, -2.0])]).ok
+    >>> xpnet.gradcheck(f, [numpy.asarray([1.0, -2.0])]).ok
     True
 """
 

@@ -13,12 +13,12 @@ arrays, one per parameter array, in ``tree.flatten`` order). It can be saved
 and restored as it is.
 
 Example:
-    >>> import numpy as np
+    >>> import numpy
     >>> from xpnet import optim
     >>> opt = optim.sgd(learning_rate=0.1)
-    >>> params = [np.asarray([1.0])]
+    >>> params = [numpy.asarray([1.0])]
     >>> state = opt.init(params)
-    >>> params, state = opt.update([np.asarray([2.0])], state, params)
+    >>> params, state = opt.update([numpy.asarray([2.0])], state, params)
     >>> params[0]
     array([0.8])
 """
