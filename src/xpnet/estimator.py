@@ -25,7 +25,7 @@ import numpy as np
 from . import io as _io
 from . import optim
 from ._version import __version__
-from .backend import Backend, get_backend, host_rng, to_numpy
+from .backend import Backend, BackendUnavailableError, get_backend, host_rng, to_numpy
 from .functional import ACTIVATION_NAMES, get_activation
 from .mlp import forward, init_params, layer_sizes
 from .regularizers import per_layer
@@ -269,7 +269,10 @@ class MLPClassifier:
     # ------------------------------------------------------------------ data checks
 
     def _resolve_backend(self) -> Backend:
-        b = get_backend(self.backend)
+        try:
+            b = get_backend(self.backend)
+        except BackendUnavailableError as e:  # say which argument asked for it
+            raise BackendUnavailableError(f"backend={self.backend!r}: {e}") from e
         b.set_tf32(bool(self.allow_tf32))
         return b
 
@@ -331,6 +334,10 @@ class MLPClassifier:
                 or xp.isdtype(dtype, "integral")
                 or dtype == xp.bool
             ):
+                if xp.isdtype(dtype, "complex floating"):  # as for NumPy input
+                    raise ValueError(
+                        f"{name}: Complex data not supported; expected real numbers, got dtype {dtype}"
+                    )
                 raise TypeError(f"{name}: expected numeric data, got dtype {dtype}")
             if dtype == xp.bool:
                 X = xp.astype(X, xp.float32)
