@@ -1,0 +1,1043 @@
+"""The ``xpnet`` command: train, predict, check, info, bench.
+
+``main(argv)`` parses the arguments, runs the command and returns the exit
+code (``python -m xpnet`` and the ``xpnet`` console script call it):
+
+* 0: success;
+* 1: ``xpnet check`` found a disagreement;
+* 2: bad input (a bad option, a missing or unreadable file, an unknown or
+  unusable backend, data the estimator refuses), reported on one line as
+  ``xpnet: error: <message>``, no traceback;
+* 3: training diverged (the loss became NaN or inf);
+* 130: interrupted (Ctrl-C); ``train`` keeps its last epoch-end checkpoint
+  and prints the command that resumes from it.
+
+With no command at all, ``xpnet`` runs ``xpnet train`` with its defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import math
+import os
+import platform
+import re
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_DISAGREE = 1
+EXIT_USAGE = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+#: Backends ``xpnet check`` tries by default (those ``available_backends`` reports on).
+CHECK_BACKENDS = ("numpy", "array_api_strict", "torch:cpu", "torch:cuda", "cupy")
+
+_PLOT_HINT = (
+    'matplotlib is not installed: pip install "xpnet[plot]" gives curves.png and regions.png'
+)
+
+# estimator parameter -> the option that sets it, so an estimator's message names the option
+_OPTION_OF = {
+    "hidden_layer_sizes": "--hidden",
+    "activation": "--activation",
+    "solver": "--solver",
+    "learning_rate_init": "--lr",
+    "momentum": "--momentum",
+    "batch_size": "--batch-size",
+    "max_iter": "--epochs",
+    "l1": "--l1",
+    "l2": "--l2",
+    "dtype": "--dtype",
+    "random_state": "--seed",
+    "backend": "--backend",
+}
+
+
+class CommandError(Exception):
+    """A failure to report as ``xpnet: error: <message>`` with an exit code, no traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _for_option(option: str, error: BaseException) -> CommandError:
+    """``error`` as a CommandError whose message starts with the option it is about."""
+    text = str(error) or type(error).__name__
+    if isinstance(error, FileNotFoundError) and error.filename:
+        text = f"no such file or directory: {error.filename}"
+    head, sep, rest = text.partition(": ")
+    if sep and head in (option.lstrip("-"), "spec"):  # "backend: unknown ..." -> "unknown ..."
+        text = rest
+    return CommandError(f"{option}: {text}")
+
+
+def _estimator_error(error: BaseException) -> CommandError:
+    """An estimator's ValueError/TypeError, its ``param:`` prefix turned into the option."""
+    text = str(error)
+    head, sep, rest = text.partition(":")
+    if sep and head in _OPTION_OF:
+        text = f"{_OPTION_OF[head]} ({head}):{rest}"
+    return CommandError(text)
+
+
+# ---------------------------------------------------------------------- parser
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults, and keep the description's line breaks."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _test_size(text: str) -> float:
+    value = _float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
+    return value
+
+
+TRAIN_HELP = """\
+Train an MLP classifier and write the run to --out:
+
+  model.npz     the model (load with xpnet.MLPClassifier.load, or `xpnet predict`)
+  history.csv   one row per epoch: loss and error of train / validation / test,
+                learning rate, seconds
+  curves.png    learning curves (needs matplotlib)
+  regions.png   decision regions, for data with 2 features (needs matplotlib)
+  checkpoint.npz  the state at the last epoch end (or --checkpoint PATH)
+
+Data: 'digits' (8x8 digits, embedded), 'moons' (two moons, 200 points),
+'mnist:DIR' (the four MNIST IDX files in DIR, with their own test set), or a
+FILE.npz (arrays X and y) or FILE.csv (a header row; the --label column holds
+the labels, every other column is a feature). Data without a test set of
+their own are split (--test-size, stratified, --seed).
+
+Scaling: digits are divided by 16 and MNIST by 255 (pixels in [0, 1]); other
+data are standardised with the training set's mean and standard deviation.
+The model file does not store this scaling: scale data the same way before
+`xpnet predict`.
+
+Ctrl-C stops training: the checkpoint of the last finished epoch is kept,
+and `xpnet train ... --resume PATH` continues from it.
+"""
+
+PREDICT_HELP = """\
+Predict the labels of the rows of FILE with a model written by `xpnet train`.
+
+FILE.npz holds an array X (and optionally y); FILE.csv has a header row and
+numeric feature columns (a --label column, if present, is not a feature).
+When labels are present the accuracy is printed to stderr. The features must
+be scaled as in training (see `xpnet train --help`).
+
+Output: one prediction per line on stdout, or to --output FILE (.csv with a
+header, .npy, or .txt); with --proba, the class probabilities instead.
+"""
+
+CHECK_HELP = """\
+Verify the math on every backend here, for every activation:
+
+  gradcheck  analytic gradients of a small float64 MLP objective (with L1 and
+             L2 penalties, and dR/dX) against central finite differences
+  agree      forward pass, objective, gradients and dR/dX against NumPy
+             float64 from the same parameters and data: normwise relative
+             error below 1e-10 (float64) or 1e-4 (float32)
+
+Prints a table and exits with 1 if anything disagrees. Backends that cannot
+run here are listed as skipped, with the reason.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command (``bench`` forwards its arguments untouched)."""
+    parser = argparse.ArgumentParser(
+        prog="xpnet",
+        description="Neural networks from scratch on NumPy, CuPy, PyTorch or any array-API "
+        "library. With no command, runs `xpnet train` with its defaults.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    from .functional import ACTIVATION_NAMES
+
+    train = sub.add_parser(
+        "train",
+        help="train a classifier and write model, history and plots",
+        description=TRAIN_HELP,
+        formatter_class=_Formatter,
+    )
+    data = train.add_argument_group("data")
+    data.add_argument(
+        "--data",
+        default="digits",
+        metavar="SPEC",
+        help="digits | moons | mnist:DIR | FILE.npz | FILE.csv",
+    )
+    data.add_argument("--label", default="label", metavar="COL", help="label column of a CSV")
+    data.add_argument(
+        "--test-size",
+        type=_test_size,
+        default=0.2,
+        metavar="F",
+        help="fraction held out as the test set (data without a test set of their own)",
+    )
+    model = train.add_argument_group("model and training")
+    model.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        default=[100],
+        metavar="N",
+        help="hidden layer sizes, e.g. --hidden 100 50",
+    )
+    model.add_argument("--activation", choices=ACTIVATION_NAMES, default="relu")
+    model.add_argument("--solver", choices=("sgd", "adam"), default="sgd")
+    model.add_argument(
+        "--lr", type=_float, default=None, help="learning rate (default: 0.01 sgd, 0.001 adam)"
+    )
+    model.add_argument("--momentum", type=_float, default=0.9, help="sgd momentum")
+    model.add_argument("--batch-size", type=_positive_int, default=128, metavar="N")
+    model.add_argument(
+        "--epochs", type=_positive_int, default=200, metavar="N", help="maximum number of epochs"
+    )
+    model.add_argument(
+        "--l1",
+        type=_float,
+        nargs="+",
+        default=[0.0],
+        metavar="S",
+        help="L1 strength: one value, or one per weight matrix",
+    )
+    model.add_argument(
+        "--l2",
+        type=_float,
+        nargs="+",
+        default=[0.0],
+        metavar="S",
+        help="L2 strength: one value, or one per weight matrix",
+    )
+    model.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out 10%% of the training data as a validation set; stop when its "
+        "accuracy stops improving and keep the best parameters",
+    )
+    model.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling, splits")
+    where = train.add_argument_group("backend and output")
+    where.add_argument(
+        "--backend",
+        default="auto",
+        metavar="SPEC",
+        help="auto | numpy | cupy[:N] | torch[:cpu|:cuda[:N]] | array_api_strict",
+    )
+    where.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    where.add_argument("--out", default="xpnet-run", metavar="DIR", help="output directory")
+    where.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="write a checkpoint here at each epoch end (default: OUT/checkpoint.npz)",
+    )
+    where.add_argument(
+        "--resume",
+        default=None,
+        metavar="PATH",
+        help="continue from this checkpoint up to --epochs in all (implies --checkpoint PATH)",
+    )
+    where.add_argument("--quiet", action="store_true", help="print only errors and warnings")
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict labels of a data file with a saved model",
+        description=PREDICT_HELP,
+        formatter_class=_Formatter,
+    )
+    predict.add_argument("--model", required=True, metavar="FILE", help="a model.npz")
+    predict.add_argument("--data", required=True, metavar="FILE", help="FILE.npz or FILE.csv")
+    predict.add_argument("--label", default="label", metavar="COL", help="label column of a CSV")
+    predict.add_argument("--output", default=None, metavar="FILE", help=".csv, .npy or .txt")
+    predict.add_argument("--proba", action="store_true", help="output class probabilities")
+    predict.add_argument("--backend", default="auto", metavar="SPEC", help="where to compute")
+
+    check = sub.add_parser(
+        "check",
+        help="gradient check and cross-backend agreement table",
+        description=CHECK_HELP,
+        formatter_class=_Formatter,
+    )
+    check.add_argument(
+        "--backends",
+        nargs="+",
+        default=list(CHECK_BACKENDS),
+        metavar="SPEC",
+        help="backends to check",
+    )
+
+    sub.add_parser(
+        "info",
+        help="versions, BLAS, backends and devices",
+        description="Print xpnet's, Python's and NumPy's versions, NumPy's BLAS, and each "
+        "backend: available or why not, and its devices.",
+    )
+    sub.add_parser(
+        "bench",
+        help="time training against peers (xpnet bench --help)",
+        add_help=False,
+        description="Arguments are passed to xpnet.bench.",
+    )
+    return parser
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``xpnet`` command line; returns the exit code (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return _run_guarded(lambda: _bench(argv[1:]))
+    if not argv:
+        print("xpnet: no command given: running `xpnet train` (`xpnet --help` lists the commands)")
+        argv = ["train"]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error argparse reported
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        _error("expected a command: train, predict, check, info or bench")
+        return EXIT_USAGE
+    args.argv = argv[argv.index(args.command) + 1 :]  # the command's own arguments
+    command = {"train": _train, "predict": _predict, "check": _check, "info": _info}[args.command]
+    return _run_guarded(lambda: command(args))
+
+
+def _run_guarded(run: Any) -> int:
+    """Call ``run()``; documented failures become one-line messages and exit codes."""
+    from .backend import BackendUnavailableError
+    from .train import DivergenceError
+
+    try:
+        return int(run())
+    except CommandError as e:
+        _error(str(e))
+        return e.code
+    except DivergenceError as e:
+        _error(str(e))
+        return EXIT_DIVERGED
+    except BackendUnavailableError as e:
+        _error(f"--backend: {e}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("xpnet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _error(message: str) -> None:
+    print(f"xpnet: error: {message}", file=sys.stderr)
+
+
+def _say(args: argparse.Namespace, *parts: Any) -> None:
+    if not getattr(args, "quiet", False):
+        print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------------- train
+
+
+def _resolve(spec: str) -> Any:
+    from .backend import BackendUnavailableError, get_backend
+
+    try:
+        return get_backend(spec)
+    except (ValueError, TypeError, BackendUnavailableError) as e:
+        raise _for_option("--backend", e) from e
+
+
+def _load_training_data(args: argparse.Namespace) -> dict:
+    """Train/test arrays, scaled as ``train --help`` says, and a description of the scaling."""
+    from . import datasets
+
+    try:
+        data = datasets.load(args.data, label=args.label)
+    except (OSError, ValueError, TypeError) as e:
+        raise _for_option("--data", e) from e
+    X, y = data["X"], data["y"]
+    if "X_test" in data:
+        X_train, y_train, X_test, y_test = X, y, data["X_test"], data["y_test"]
+    else:
+        try:
+            X_train, X_test, y_train, y_test = datasets.train_test_split(
+                X, y, args.test_size, args.seed, stratify=True
+            )
+        except ValueError as e:
+            raise _for_option("--test-size", e) from e
+    spec = str(args.data)
+    if spec == "digits":
+        scale, how = 16.0, "pixels / 16"
+    elif spec.startswith("mnist:"):
+        scale, how = 255.0, "pixels / 255"
+    else:
+        scale, how = None, "standardised with the training set's mean and std"
+    if scale is not None:
+        X_train, X_test = X_train / scale, X_test / scale
+    else:
+        mean = X_train.mean(axis=0)
+        std = X_train.std(axis=0)
+        std[std == 0] = 1.0  # a constant feature stays 0
+        X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+    return {"X": X_train, "y": y_train, "X_test": X_test, "y_test": y_test, "scaling": how}
+
+
+def _estimator(args: argparse.Namespace) -> Any:
+    from .estimator import MLPClassifier
+
+    lr = args.lr if args.lr is not None else (0.001 if args.solver == "adam" else 0.01)
+    clf = MLPClassifier(
+        hidden_layer_sizes=tuple(args.hidden),
+        activation=args.activation,
+        solver=args.solver,
+        learning_rate_init=lr,
+        momentum=args.momentum,
+        batch_size=args.batch_size,
+        max_iter=args.epochs,
+        l1=args.l1[0] if len(args.l1) == 1 else tuple(args.l1),
+        l2=args.l2[0] if len(args.l2) == 1 else tuple(args.l2),
+        early_stopping=args.early_stopping,
+        backend=args.backend,
+        dtype=args.dtype,
+        random_state=args.seed,
+    )
+    try:
+        clf._validate_params()
+    except (ValueError, TypeError) as e:
+        raise _estimator_error(e) from e
+    return clf
+
+
+class _Progress:
+    """Per-batch progress (tqdm when installed, else one line per epoch); reads no device."""
+
+    def __init__(self, args: argparse.Namespace, start_epoch: int):
+        self.quiet = args.quiet
+        self.max_epochs = args.epochs
+        self.start_epoch = start_epoch
+        self.epoch = start_epoch
+        self.bar = None
+        self.tqdm = None
+        if not self.quiet:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            self.tqdm = tqdm
+
+    def on_batch(self, batch: int, n_batches: int) -> None:
+        if self.tqdm is None:
+            return
+        if self.bar is None:
+            remaining = max(self.max_epochs - self.start_epoch, 1)
+            self.bar = self.tqdm(
+                total=remaining * n_batches,
+                unit="batch",
+                desc=f"epoch {self.epoch + 1}/{self.max_epochs}",
+                dynamic_ncols=True,
+                leave=True,
+            )
+        self.bar.update(1)
+
+    def on_epoch(self, epoch: int, row: dict) -> None:
+        self.epoch = epoch
+        if self.quiet:
+            return
+        if self.bar is not None:
+            postfix = {"loss": f"{row['train_loss']:.4f}", "acc": f"{1 - row['train_error']:.4f}"}
+            for key, value in row.items():
+                if key.endswith("_error") and key != "train_error":
+                    postfix[f"{key[: -len('_error')]}_acc"] = f"{1 - value:.4f}"
+            self.bar.set_description(f"epoch {min(epoch + 1, self.max_epochs)}/{self.max_epochs}")
+            self.bar.set_postfix(postfix, refresh=True)
+        elif self.tqdm is None:
+            parts = [
+                f"epoch {epoch:{len(str(self.max_epochs))}d}/{self.max_epochs}",
+                f"loss {row['train_loss']:.4f}",
+                f"train err {100 * row['train_error']:.2f}%",
+            ]
+            for key, value in row.items():
+                if key.endswith("_error") and key != "train_error":
+                    name = "validation" if key == "val_error" else key[: -len("_error")]
+                    parts.append(f"{name} err {100 * value:.2f}%")
+            parts.append(f"{row['seconds']:.2f}s")
+            print("  ".join(parts), flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _checkpoint_epoch(path: Path) -> int:
+    """The number of epochs a checkpoint holds (0 if it cannot be read)."""
+    from . import io as _io
+
+    try:
+        meta, _ = _io.read_archive(path, _io.CHECKPOINT_FORMAT)
+    except (OSError, ValueError):
+        return 0
+    epoch = meta.get("epoch")
+    return epoch if isinstance(epoch, int) else 0
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
+    """The ``xpnet train`` command line that resumes this run from ``checkpoint``."""
+    kept, skip = [], False
+    for token in args.argv:
+        if skip:
+            skip = False
+            continue
+        if token in ("--resume", "--checkpoint"):
+            skip = True
+            continue
+        if token.startswith(("--resume=", "--checkpoint=")):
+            continue
+        kept.append(token)
+    return shlex.join(["xpnet", "train", *kept, "--resume", str(checkpoint)])
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import DivergenceError
+
+    out = Path(args.out)
+    clf = _estimator(args)
+    backend = _resolve(args.backend)
+    note = backend.note
+    if note.startswith("auto:") and not backend.is_gpu:
+        note = "auto: no usable GPU backend; `xpnet info` says why"
+    _say(
+        args, f"xpnet {__version__}: backend {backend.describe()}" + (f"  [{note}]" if note else "")
+    )
+    if args.resume is not None:
+        checkpoint = Path(args.resume)
+        if not checkpoint.is_file():
+            raise CommandError(f"--resume: no checkpoint file {checkpoint}")
+        start_epoch = _checkpoint_epoch(checkpoint)
+    else:
+        checkpoint = Path(args.checkpoint) if args.checkpoint else out / "checkpoint.npz"
+        start_epoch = 0
+    data = _load_training_data(args)
+    X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
+    n_classes = np.unique(y).shape[0]
+    _say(
+        args,
+        f"data: {args.data}: {X.shape[0]} training and {X_test.shape[0]} test samples, "
+        f"{X.shape[1]} features, {n_classes} classes; {data['scaling']}",
+    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _for_option("--out", e) from e
+    if start_epoch:
+        _say(args, f"resuming from {checkpoint} after epoch {start_epoch}")
+
+    progress = _Progress(args, start_epoch)
+    before = _mtime(checkpoint)
+    started = time.perf_counter()
+    try:
+        clf.fit(
+            X,
+            y,
+            eval_sets={"test": (X_test, y_test)},
+            checkpoint=checkpoint,
+            resume=args.resume is not None,
+            on_batch=progress.on_batch,
+            on_epoch=progress.on_epoch,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        if _mtime(checkpoint) is not None and (start_epoch or _mtime(checkpoint) != before):
+            # the estimator has said which epoch it holds
+            print(
+                f"xpnet: to resume this run:\n  {_resume_command(args, checkpoint)}",
+                file=sys.stderr,
+            )
+        else:
+            print("xpnet: interrupted before the first epoch ended; nothing saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except DivergenceError as e:
+        progress.close()
+        raise CommandError(f"{e} (here: a smaller --lr)", EXIT_DIVERGED) from e
+    except (ValueError, TypeError) as e:
+        progress.close()
+        raise _estimator_error(e) from e
+    progress.close()
+    seconds = time.perf_counter() - started
+
+    train_error = 1.0 - clf.score(X, y)
+    test_error = 1.0 - clf.score(X_test, y_test)
+    if clf.best_validation_score_ is not None:
+        validation = f"{100 * (1 - clf.best_validation_score_):.2f}% (best epoch, kept)"
+    else:
+        validation = "- (no validation set; --early-stopping holds one out)"
+    stopped = clf._train_state.stopped if clf._train_state is not None else ""
+    _say(
+        args,
+        f"done: {clf.n_iter_} epochs in {seconds:.2f}s on {clf.backend_}"
+        + (f"; stopped early: {stopped}" if stopped else ""),
+    )
+    _say(
+        args,
+        f"error: train {100 * train_error:.2f}%  validation {validation}  test {100 * test_error:.2f}%",
+    )
+    written = _write_run(args, clf, out, data)
+    _say(args, f"wrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> list[Path]:
+    """model.npz, history.csv and, with matplotlib, curves.png and regions.png."""
+    written = [clf.save(out / "model.npz")]
+    history_path = out / "history.csv"
+    keys = list(clf.history_)
+    with open(history_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(keys)
+        for row in zip(*(clf.history_[k] for k in keys), strict=True):
+            writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+    written.append(history_path)
+    try:
+        from . import plot
+
+        hidden = "-".join(str(h) for h in args.hidden)
+        title = (
+            f"xpnet on {args.data}: hidden {hidden} {args.activation}, {args.solver}, "
+            f"{clf.backend_} {args.dtype}"
+        )
+        curves = out / "curves.png"
+        plot.learning_curves(clf.history_, curves, title=title)
+        written.append(curves)
+        if data["X"].shape[1] == 2:
+            regions = out / "regions.png"
+            plot.decision_regions(
+                clf,
+                data["X"],
+                data["y"],
+                regions,
+                X_test=data["X_test"],
+                y_test=data["y_test"],
+                title=f"{args.data}: decision regions after {clf.n_iter_} epochs"
+                + ("\n(features standardised)" if data["scaling"].startswith("standard") else ""),
+            )
+            written.append(regions)
+    except ImportError:
+        print(f"xpnet: {_PLOT_HINT}", file=sys.stderr)
+    return written
+
+
+# ---------------------------------------------------------------------- predict
+
+
+def _read_features(path: str, label: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Features (n, d) float64 of a .npz (array X) or .csv file, and labels if present."""
+    from . import datasets
+
+    lower = path.lower()
+    if lower.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive.files:
+                raise ValueError(f"{path}: no array X; the file has {sorted(archive.files)}")
+            X = np.asarray(archive["X"])
+            y = np.asarray(archive["y"]) if "y" in archive.files else None
+        if X.ndim != 2 or X.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: X must be a 2-D numeric array, got {X.dtype} {X.shape}")
+        return X.astype(np.float64), y
+    if lower.endswith(".csv"):
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row]
+        if not rows:
+            raise ValueError(f"{path}: empty file; expected a header row and data rows")
+        header = [cell.strip() for cell in rows[0]]
+        if label in header:
+            X, y = datasets.load_csv(path, label=label)
+            return X, y
+        try:
+            X = np.array(rows[1:], dtype=np.float64)
+        except ValueError as e:
+            raise ValueError(f"{path}: every cell must be a number ({e})") from e
+        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != len(header):
+            raise ValueError(
+                f"{path}: expected data rows of {len(header)} numbers under the header"
+            )
+        return X, None
+    raise ValueError(f"{path}: expected a file ending in .npz or .csv")
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .estimator import MLPClassifier
+
+    try:
+        clf = MLPClassifier.load(args.model, backend=args.backend)
+    except (OSError, ValueError) as e:
+        raise _for_option("--model", e) from e
+    try:
+        X, y = _read_features(args.data, args.label)
+    except (OSError, ValueError, TypeError) as e:
+        raise _for_option("--data", e) from e
+    try:
+        labels = np.asarray(clf.predict(X))
+        proba = np.asarray(clf.predict_proba(X)) if args.proba else None
+    except (ValueError, TypeError) as e:
+        raise _for_option("--data", e) from e
+    if y is not None:
+        print(
+            f"xpnet: accuracy {np.mean(labels == y):.4f} on {y.shape[0]} labelled rows",
+            file=sys.stderr,
+        )
+    values = proba if args.proba else labels
+    if args.output is None:
+        _write_lines(sys.stdout, values)
+        return EXIT_OK
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    try:
+        if suffix == ".npy":
+            np.save(out, values)
+        elif suffix == ".csv":
+            with open(out, "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                if args.proba:
+                    writer.writerow([f"p_{c}" for c in clf.classes_.tolist()])
+                    writer.writerows(values.tolist())
+                else:
+                    writer.writerow(["prediction"])
+                    writer.writerows([v] for v in values.tolist())
+        elif suffix == ".txt":
+            with open(out, "w", encoding="utf-8") as f:
+                _write_lines(f, values)
+        else:
+            raise CommandError(f"--output: expected a file ending in .csv, .npy or .txt, got {out}")
+    except OSError as e:
+        raise _for_option("--output", e) from e
+    return EXIT_OK
+
+
+def _write_lines(stream: Any, values: np.ndarray) -> None:
+    if values.ndim == 2:
+        for row in values.tolist():
+            stream.write(",".join(repr(v) for v in row) + "\n")
+    else:
+        for v in values.tolist():
+            stream.write(f"{v}\n")
+    stream.flush()
+
+
+# ---------------------------------------------------------------------- check
+
+_CHECK_SIZES = (4, 5, 3, 3)  # d, two hidden layers, m
+_CHECK_ROWS = 6
+_AGREE_RTOL = {"float64": 1e-10, "float32": 1e-4}
+_GRADCHECK_RTOL = 1e-6
+
+
+def _check_problem(activation: str) -> dict:
+    """Host float64 parameters, inputs, labels and per-layer penalties for one activation."""
+    from .backend import host_rng
+    from .mlp import init_params
+
+    rng = host_rng(12345)
+    params = init_params(_CHECK_SIZES, activation, dtype="float64", seed=rng)
+    # nonzero biases, so that their gradients are tested as well
+    params = [(W, rng.normal(scale=0.5, size=b.shape)) for W, b in params]
+    X = rng.normal(size=(_CHECK_ROWS, _CHECK_SIZES[0]))
+    y = rng.integers(0, _CHECK_SIZES[-1], size=_CHECK_ROWS)
+    return {"params": params, "X": X, "y": y, "l1": (0.01, 0.02, 0.03), "l2": (0.05, 0.0, 0.1)}
+
+
+def _rel_err(actual: Any, reference: np.ndarray) -> float:
+    from .backend import to_numpy
+
+    a = np.asarray(to_numpy(actual), dtype=np.float64)
+    if a.shape != reference.shape:
+        return math.inf
+    scale = float(np.linalg.norm(reference.ravel()))
+    diff = float(np.linalg.norm((a - reference).ravel()))
+    return diff / scale if scale > 0 else diff
+
+
+def _evaluate(backend: Any, problem: dict, activation: str, dtype: str) -> list[Any]:
+    """Logits, objective value, every gradient and dR/dX on ``backend``, flattened."""
+    from .mlp import forward, objective
+
+    params = [(backend.asarray(W, dtype), backend.asarray(b, dtype)) for W, b in problem["params"]]
+    X = backend.asarray(problem["X"], dtype)
+    y = backend.asarray(problem["y"])
+    logits, _ = forward(params, X, activation)
+    value, grads, dX = objective(params, X, y, activation, problem["l1"], problem["l2"])
+    return [logits, value, *[g for pair in grads for g in pair], dX]
+
+
+def _gradcheck_on(backend: Any, problem: dict, activation: str) -> tuple[float, bool]:
+    from .gradcheck import gradcheck
+    from .mlp import objective
+
+    params = [
+        (backend.asarray(W, "float64"), backend.asarray(b, "float64")) for W, b in problem["params"]
+    ]
+    X = backend.asarray(problem["X"], "float64")
+    y = backend.asarray(problem["y"])
+
+    def value_and_grad(nest: Any) -> tuple[Any, Any]:
+        p, x = nest
+        value, grads, dX = objective(p, x, y, activation, problem["l1"], problem["l2"])
+        return value, (grads, dX)
+
+    report = gradcheck(value_and_grad, (params, X), rtol=_GRADCHECK_RTOL)
+    return report.max_error, report.ok
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .backend import BackendUnavailableError, get_backend
+    from .functional import ACTIVATIONS
+
+    backends = []
+    for spec in args.backends:
+        try:
+            backends.append((spec, get_backend(spec), None))
+        except BackendUnavailableError as e:
+            backends.append((spec, None, str(e)))
+        except (ValueError, TypeError) as e:
+            raise _for_option("--backends", e) from e
+    reference = get_backend("numpy")
+    activations = list(ACTIVATIONS)
+    problems = {act: _check_problem(act) for act in activations}
+    expected = {
+        act: [
+            np.asarray(v, dtype=np.float64)
+            for v in _evaluate(reference, problems[act], act, "float64")
+        ]
+        for act in activations
+    }
+
+    header = ("backend", "device", "dtype", "check", "max rel. error", "threshold", "agree")
+    rows: list[tuple[str, ...]] = []
+    skipped: list[tuple[str, str]] = []
+    all_ok = True
+    for spec, b, why in backends:
+        if b is None:
+            skipped.append((spec, why or "unavailable"))
+            continue
+        device = _device_label(b)
+        for act in activations:
+            error, ok = _gradcheck_on(b, problems[act], act)
+            rows.append(
+                (
+                    b.name,
+                    device,
+                    "float64",
+                    f"gradcheck {act}",
+                    f"{error:.2e}",
+                    f"{_GRADCHECK_RTOL:g}",
+                    "yes" if ok else "NO",
+                )
+            )
+            all_ok &= ok
+        for dtype in ("float64", "float32"):
+            for act in activations:
+                got = _evaluate(b, problems[act], act, dtype)
+                error = max(_rel_err(g, e) for g, e in zip(got, expected[act], strict=True))
+                ok = math.isfinite(error) and error < _AGREE_RTOL[dtype]
+                rows.append(
+                    (
+                        b.name,
+                        device,
+                        dtype,
+                        f"agree {act}",
+                        f"{error:.2e}",
+                        f"{_AGREE_RTOL[dtype]:g}",
+                        "yes" if ok else "NO",
+                    )
+                )
+                all_ok &= ok
+    _print_table(header, rows)
+    for spec, why in skipped:
+        print(f"skipped {spec}: {why}")
+    n_bad = sum(row[-1] != "yes" for row in rows)
+    if not rows:
+        print("xpnet check: no backend could run")
+        return EXIT_DISAGREE
+    if all_ok:
+        print(f"xpnet check: all {len(rows)} checks agree")
+        return EXIT_OK
+    print(f"xpnet check: {n_bad} of {len(rows)} checks DISAGREE")
+    return EXIT_DISAGREE
+
+
+def _device_label(backend: Any) -> str:
+    """The device in a few words: "cpu", "cuda:0 (NVIDIA H100 ...)", "CPU_DEVICE"."""
+    text = str(backend.device)
+    quoted = re.search(r"\('([^']*)'\)", text)  # array_api_strict.Device('CPU_DEVICE')
+    if quoted:
+        text = quoted.group(1)
+    described = backend.describe()
+    if described.endswith(")") and " (" in described:
+        text += " " + described[described.rindex(" (") + 1 :]
+    return text
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join(f"{h:<{w}}" for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(f"{str(c):<{w}}" for c, w in zip(row, widths, strict=True)))
+
+
+# ---------------------------------------------------------------------- info
+
+
+def _blas_summary() -> str:
+    """NumPy's BLAS in a few words: library, version, threads (threadpoolctl if installed)."""
+    parts = []
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        if blas:
+            parts.append(f"{blas.get('name', '?')} {blas.get('version', '')}".strip())
+    except Exception:  # older NumPy, or an unusual build: the summary is optional
+        pass
+    try:
+        import threadpoolctl
+
+        for pool in threadpoolctl.threadpool_info():
+            if pool.get("user_api") == "blas":
+                parts.append(
+                    f"running {pool.get('internal_api')} with {pool.get('num_threads')} threads"
+                )
+                break
+    except ImportError:
+        pass
+    return "; ".join(parts) if parts else "unknown"
+
+
+def _package_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .backend import BackendUnavailableError, available_backends, get_backend
+
+    print(f"xpnet       {__version__} ({Path(__file__).parent})")
+    print(f"Python      {platform.python_version()} ({sys.executable})")
+    print(f"NumPy       {np.__version__}; BLAS: {_blas_summary()}")
+    print(f"platform    {platform.platform()}, {os.cpu_count()} CPUs")
+    extras = ", ".join(
+        f"{name} {_package_version(name)}"
+        for name in ("array-api-compat", "array-api-extra", "matplotlib", "tqdm", "scikit-learn")
+    )
+    print(f"packages    {extras}")
+    print()
+    print("backends:")
+    found = available_backends()
+    width = max(len(name) for name in found)
+    for name, status in found.items():
+        if status is True:
+            b = get_backend(name)
+            version = getattr(sys.modules.get(b.library), "__version__", "")
+            print(f"  {name:<{width}}  available: {b.describe()} ({b.library} {version})")
+        else:
+            print(f"  {name:<{width}}  unavailable: {status}")
+    for line in _extra_devices(found):
+        print(f"  {line}")
+    try:
+        auto = get_backend("auto")
+        print(f"\nauto -> {auto.name}" + (f"  [{auto.note}]" if auto.note else ""))
+    except (ValueError, BackendUnavailableError) as e:
+        print(f"\nauto -> error: {e}")
+    return EXIT_OK
+
+
+def _extra_devices(found: dict) -> list[str]:
+    """Describe CUDA devices beyond the first, where a backend sees several."""
+    from .backend import BackendUnavailableError, get_backend
+
+    lines = []
+    counters = []
+    if found.get("cupy") is True:
+        import cupy
+
+        counters.append(("cupy:{}", cupy.cuda.runtime.getDeviceCount()))
+    if found.get("torch:cuda") is True:
+        import torch
+
+        counters.append(("torch:cuda:{}", torch.cuda.device_count()))
+    for pattern, count in counters:
+        for i in range(1, count):
+            try:
+                lines.append(
+                    f"{pattern.format(i)}  available: {get_backend(pattern.format(i)).describe()}"
+                )
+            except BackendUnavailableError as e:
+                lines.append(f"{pattern.format(i)}  unavailable: {e}")
+    return lines
+
+
+# ---------------------------------------------------------------------- bench
+
+
+def _bench(argv: list[str]) -> int:
+    try:
+        bench = importlib.import_module(f"{__package__}.bench")
+    except ModuleNotFoundError as e:
+        if e.name == f"{__package__}.bench":
+            raise CommandError(
+                "bench: this installation of xpnet has no xpnet.bench module yet", EXIT_USAGE
+            ) from e
+        raise CommandError(f"bench: {e}") from e
+    return bench.main(argv)

@@ -1,0 +1,480 @@
+"""The ``xpnet`` command line: train, predict, check, info, bench, exit codes and messages.
+
+Most tests call ``xpnet.cli.main(argv)`` in-process and read what it wrote;
+one runs ``python -m xpnet`` as a real subprocess. Each compares with a
+reference computed independently (a direct ``MLPClassifier`` fit, the
+in-memory model's predictions, NumPy arithmetic).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import struct
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import cli, datasets, functional
+from xpnet import io as xio
+from xpnet.estimator import MLPClassifier
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path, min_side: int = 300, min_bytes: int = 10_000) -> None:
+    """``path`` is a complete PNG (signature, IHDR first, IEND last) of a reasonable size."""
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path}: not a PNG"
+    assert data[12:16] == b"IHDR", f"{path}: IHDR is not the first chunk"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= min_side and height >= min_side, f"{path}: only {width}x{height} pixels"
+    assert data[-8:-4] == b"IEND", f"{path}: truncated (no IEND chunk at the end)"
+    assert len(data) >= min_bytes, f"{path}: only {len(data)} bytes"
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    """``cli.main(argv)`` with stdout and stderr captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def read_history_csv(path: Path) -> tuple[list[str], list[dict[str, float]]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [{k: float(v) for k, v in row.items()} for row in reader]
+        return list(reader.fieldnames or []), rows
+
+
+def digits_split():
+    """The digits train/test split ``xpnet train`` documents: stratified 20 %, seed 0, pixels / 16."""
+    X, y = datasets.load_digits()
+    return datasets.train_test_split(X / 16.0, y, 0.2, 0, stratify=True)
+
+
+DIGITS_EPOCHS = 8
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """One ``xpnet train`` on the default data (the digits), shared by the tests below."""
+    out = tmp_path_factory.mktemp("digits") / "run"
+    code, stdout, stderr = run(
+        ["train", "--out", str(out), "--epochs", str(DIGITS_EPOCHS), "--backend", "numpy"]
+    )
+    return {"code": code, "out": out, "stdout": stdout, "stderr": stderr}
+
+
+# ---------------------------------------------------------------------- train
+
+
+def test_train_on_default_data_writes_a_model_that_classifies_the_digits(digits_run):
+    assert digits_run["code"] == 0, digits_run["stderr"]
+    model = MLPClassifier.load(digits_run["out"] / "model.npz", backend="numpy")
+    _, X_test, _, y_test = digits_split()
+    accuracy = float(np.mean(np.asarray(model.predict(X_test)) == y_test))
+    assert accuracy > 0.8
+    # the printed test error is that model's error on that split
+    last = [line for line in digits_run["stdout"].splitlines() if line.startswith("error:")][-1]
+    printed = float(last.split("test")[-1].strip().rstrip("%"))
+    assert printed == pytest.approx(100 * (1 - accuracy), abs=0.006)
+
+
+def test_train_prints_the_backend_first_and_a_final_error_summary(digits_run):
+    lines = digits_run["stdout"].splitlines()
+    assert lines[0].startswith(f"xpnet {xpnet.__version__}: backend numpy on cpu")
+    summary = [line for line in lines if line.startswith("error:")]
+    assert len(summary) == 1
+    assert "train" in summary[0] and "validation" in summary[0] and "test" in summary[0]
+
+
+def test_history_csv_has_one_row_per_epoch_equal_to_the_run_history(digits_run):
+    header, rows = read_history_csv(digits_run["out"] / "history.csv")
+    assert header == [
+        "epoch",
+        "train_loss",
+        "train_error",
+        "test_loss",
+        "test_error",
+        "learning_rate",
+        "seconds",
+    ]
+    assert [row["epoch"] for row in rows] == list(range(1, DIGITS_EPOCHS + 1))
+    # the run's own history_, as its last checkpoint recorded it: equal to the last bit
+    meta, _ = xio.read_archive(digits_run["out"] / "checkpoint.npz", xio.CHECKPOINT_FORMAT)
+    for key in header:
+        assert [row[key] for row in rows] == meta["history"][key], key
+
+
+def test_history_csv_matches_a_direct_fit_with_the_same_settings(digits_run):
+    X_train, X_test, y_train, y_test = digits_split()
+    clf = MLPClassifier(max_iter=DIGITS_EPOCHS, random_state=0, backend="numpy")
+    clf.fit(X_train, y_train, eval_sets={"test": (X_test, y_test)})
+    _, rows = read_history_csv(digits_run["out"] / "history.csv")
+    for key in ("train_loss", "train_error", "test_loss", "test_error", "learning_rate"):
+        np.testing.assert_allclose([row[key] for row in rows], clf.history_[key], rtol=1e-6)
+
+
+def test_train_writes_valid_learning_curves_png(digits_run):
+    pytest.importorskip("matplotlib")
+    assert_png(digits_run["out"] / "curves.png")
+    assert not (digits_run["out"] / "regions.png").exists()  # 64 features: no regions
+
+
+def test_train_on_2d_data_also_writes_decision_regions(tmp_path):
+    pytest.importorskip("matplotlib")
+    code, _, err = run(
+        ["train", "--data", "moons", "--hidden", "10", "--epochs", "5", "--out", str(tmp_path)]
+        + ["--backend", "numpy", "--quiet"]
+    )
+    assert code == 0, err
+    assert_png(tmp_path / "curves.png")
+    assert_png(tmp_path / "regions.png")
+    model = MLPClassifier.load(tmp_path / "model.npz", backend="numpy")
+    assert model.hidden_layer_sizes == (10,)
+
+
+def test_train_reads_npz_and_csv_files_and_standardises_them(tmp_path):
+    X, y = datasets.make_moons(60, 0.1, seed=1)
+    X = 100.0 * X + 5.0  # standardisation must undo this
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    with open(tmp_path / "data.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "klass", "b"])
+        writer.writerows([[a, label, b] for (a, b), label in zip(X.tolist(), y, strict=True)])
+    for spec, extra in (("data.npz", []), ("data.csv", ["--label", "klass"])):
+        out = tmp_path / spec.replace(".", "_")
+        argv = ["train", "--data", str(tmp_path / spec), "--epochs", "2", "--out", str(out)]
+        code, stdout, err = run(argv + extra + ["--backend", "numpy"])
+        assert code == 0, err
+        assert "48 training and 12 test samples, 2 features, 2 classes" in stdout
+        assert "standardised" in stdout
+        assert (out / "model.npz").is_file()
+
+
+def test_train_without_tqdm_prints_one_line_per_epoch(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
+    code, stdout, err = run(
+        ["train", "--data", "moons", "--hidden", "5", "--epochs", "3", "--out", str(tmp_path)]
+        + ["--backend", "numpy"]
+    )
+    assert code == 0, err
+    epoch_lines = [line for line in stdout.splitlines() if line.startswith("epoch")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]
+    assert all("loss" in line and "test err" in line for line in epoch_lines)
+
+
+def test_train_with_tqdm_shows_a_progress_bar_with_loss_and_accuracy(tmp_path):
+    pytest.importorskip("tqdm")
+    code, stdout, err = run(
+        ["train", "--data", "moons", "--hidden", "5", "--epochs", "3", "--out", str(tmp_path)]
+        + ["--backend", "numpy"]
+    )
+    assert code == 0, err
+    assert "loss=" in err and "acc=" in err and "test_acc=" in err
+    assert not any(line.startswith("epoch 1/3  loss") for line in stdout.splitlines())
+
+
+def test_train_without_matplotlib_writes_model_and_history_and_one_hint(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    code, stdout, err = run(
+        ["train", "--data", "moons", "--hidden", "5", "--epochs", "2", "--out", str(tmp_path)]
+        + ["--backend", "numpy", "--quiet"]
+    )
+    assert code == 0, err
+    assert (tmp_path / "model.npz").is_file() and (tmp_path / "history.csv").is_file()
+    assert not list(tmp_path.glob("*.png"))
+    hints = [line for line in (stdout + err).splitlines() if 'pip install "xpnet[plot]"' in line]
+    assert len(hints) == 1
+
+
+def test_python_dash_m_xpnet_trains_in_a_subprocess(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "xpnet", "train", "--epochs", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"xpnet {xpnet.__version__}: backend ")
+    _, rows = read_history_csv(out / "history.csv")
+    assert len(rows) == 3
+    assert MLPClassifier.load(out / "model.npz", backend="numpy").n_features_in_ == 64
+
+
+def test_no_arguments_means_train_with_the_defaults(monkeypatch):
+    seen = {}
+
+    def fake_train(args):
+        seen["args"] = args
+        return 0
+
+    monkeypatch.setattr(cli, "_train", fake_train)
+    code, stdout, _ = run([])
+    assert code == 0
+    args = seen["args"]
+    assert (args.command, args.data, args.epochs, args.out) == ("train", "digits", 200, "xpnet-run")
+    assert (args.hidden, args.backend, args.seed, args.test_size) == ([100], "auto", 0, 0.2)
+    assert "running `xpnet train`" in stdout
+
+
+# ---------------------------------------------------------------------- Ctrl-C and resume
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_resume_continues_the_same_run(tmp_path, monkeypatch):
+    common = ["--data", "moons", "--hidden", "6", "--backend", "numpy", "--quiet"]
+    # the reference: four epochs without interruption
+    code, _, err = run(["train", *common, "--epochs", "4", "--out", str(tmp_path / "ref")])
+    assert code == 0, err
+    _, reference = read_history_csv(tmp_path / "ref" / "history.csv")
+
+    original = MLPClassifier._write_checkpoint
+
+    def write_then_interrupt(self, path, state, *more):
+        original(self, path, state, *more)
+        if state.epoch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MLPClassifier, "_write_checkpoint", write_then_interrupt)
+    out = tmp_path / "run"
+    code, _, err = run(["train", *common, "--epochs", "4", "--out", str(out)])
+    assert code == 130
+    assert "Traceback" not in err
+    checkpoint = out / "checkpoint.npz"
+    assert f"--resume {checkpoint}" in err
+    meta, _ = xio.read_archive(checkpoint, xio.CHECKPOINT_FORMAT)
+    assert meta["epoch"] == 2
+    assert not (out / "model.npz").exists()
+
+    monkeypatch.setattr(MLPClassifier, "_write_checkpoint", original)
+    code, _, err = run(
+        ["train", *common, "--epochs", "4", "--out", str(out), "--resume", str(checkpoint)]
+    )
+    assert code == 0, err
+    _, resumed = read_history_csv(out / "history.csv")
+    assert [row["epoch"] for row in resumed] == [1, 2, 3, 4]
+    for key in ("train_loss", "train_error", "test_loss", "test_error"):
+        assert [row[key] for row in resumed] == [row[key] for row in reference], key
+
+
+def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch):
+    def interrupt(batch, n_batches):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli._Progress, "on_batch", lambda self, b, n: interrupt(b, n))
+    code, _, err = run(
+        ["train", "--data", "moons", "--epochs", "3", "--out", str(tmp_path), "--quiet"]
+    )
+    assert code == 130
+    assert "nothing saved" in err and "Traceback" not in err
+
+
+def test_resume_from_a_missing_checkpoint_is_a_usage_error(tmp_path):
+    code, _, err = run(["train", "--resume", str(tmp_path / "nope.npz"), "--out", str(tmp_path)])
+    assert code == 2
+    assert err.startswith("xpnet: error: --resume")
+
+
+# ---------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["train", "--data", "{tmp}/missing.npz"], "--data"),
+        (["train", "--data", "nonsense"], "--data"),
+        (["train", "--backend", "no-such-backend"], "--backend"),
+        (["train", "--activation", "no-such-activation"], "--activation"),
+        (["train", "--hidden", "0"], "--hidden"),
+        (["train", "--momentum", "1.5"], "--momentum"),
+        (["train", "--l2", "0.1", "0.2", "0.3"], "--l2"),
+        (["predict", "--model", "{tmp}/missing.npz", "--data", "{tmp}/x.csv"], "--model"),
+        (["check", "--backends", "no-such-backend"], "--backends"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_naming_the_argument(tmp_path, argv, option):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] == "train":
+        argv += ["--out", str(tmp_path / "out"), "--epochs", "1", "--quiet"]
+    code, stdout, err = run(argv)
+    assert code == 2
+    assert "error" in err and option in err
+    assert "Traceback" not in err + stdout
+    assert not (tmp_path / "out" / "model.npz").exists()
+
+
+def test_divergence_exits_3_with_a_message(tmp_path):
+    code, _, err = run(
+        ["train", "--data", "moons", "--lr", "1e9", "--epochs", "3", "--out", str(tmp_path)]
+        + ["--backend", "numpy", "--quiet"]
+    )
+    assert code == 3
+    assert err.startswith("xpnet: error: training diverged")
+    assert "--lr" in err and "Traceback" not in err
+
+
+def test_help_and_version_exit_0(capsys):
+    assert cli.main(["--version"]) == 0
+    assert xpnet.__version__ in capsys.readouterr().out
+    for command in ("train", "predict", "check", "info"):
+        assert cli.main([command, "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "/ 16" in help_text or "by 16" in help_text
+    assert "255" in help_text and "standardised" in help_text
+
+
+# ---------------------------------------------------------------------- predict
+
+
+@pytest.fixture
+def moons_model(tmp_path):
+    X, y = datasets.make_moons(80, 0.15, seed=3)
+    clf = MLPClassifier((8,), max_iter=30, random_state=0, backend="numpy").fit(X, y)
+    path = clf.save(tmp_path / "model.npz")
+    return clf, path, X, y
+
+
+def test_predict_writes_one_prediction_per_row_matching_the_model(tmp_path, moons_model, capsys):
+    clf, model_path, X, y = moons_model
+    data = tmp_path / "points.csv"
+    with open(data, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["x1", "x2", "label"])
+        writer.writerows([[a, b, int(t)] for (a, b), t in zip(X.tolist(), y, strict=True)])
+    expected = np.asarray(clf.predict(X))
+
+    # stdout: one line per row
+    code = cli.main(
+        ["predict", "--model", str(model_path), "--data", str(data), "--backend", "numpy"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert [int(line) for line in captured.out.splitlines()] == expected.tolist()
+    assert f"accuracy {np.mean(expected == y):.4f} on {len(y)} labelled rows" in captured.err
+
+    # files: .csv with a header, .npy, .txt
+    for name in ("pred.csv", "pred.npy", "pred.txt"):
+        out = tmp_path / name
+        argv = ["predict", "--model", str(model_path), "--data", str(data), "--output", str(out)]
+        assert cli.main(argv) == 0
+        if name.endswith(".npy"):
+            got = np.load(out).tolist()
+        else:
+            lines = out.read_text().splitlines()
+            if name.endswith(".csv"):
+                assert lines.pop(0) == "prediction"
+            got = [int(line) for line in lines]
+        assert got == expected.tolist(), name
+
+
+def test_predict_reads_features_without_labels_and_writes_probabilities(tmp_path, moons_model):
+    clf, model_path, X, _ = moons_model
+    np.savez(tmp_path / "features.npz", X=X)  # no y
+    out = tmp_path / "proba.npy"
+    argv = ["predict", "--model", str(model_path), "--data", str(tmp_path / "features.npz")]
+    code, _, err = run(argv + ["--proba", "--output", str(out)])
+    assert code == 0, err
+    proba = np.load(out)
+    np.testing.assert_allclose(proba, np.asarray(clf.predict_proba(X)), rtol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert "accuracy" not in err
+
+
+def test_predict_with_the_wrong_number_of_features_is_a_usage_error(tmp_path, moons_model):
+    _, model_path, X, _ = moons_model
+    np.savez(tmp_path / "three.npz", X=np.hstack([X, X[:, :1]]))
+    code, _, err = run(
+        ["predict", "--model", str(model_path), "--data", str(tmp_path / "three.npz")]
+    )
+    assert code == 2
+    assert "--data" in err and "3 features" in err and "expecting 2" in err
+
+
+# ---------------------------------------------------------------------- check, info, bench
+
+
+def test_check_prints_an_agreement_table_and_exits_0():
+    code, stdout, err = run(["check", "--backends", "numpy", "array_api_strict", "cupy:99"])
+    assert code == 0, stdout + err
+    lines = stdout.splitlines()
+    assert lines[0].split()[:4] == ["backend", "device", "dtype", "check"]
+    rows = [line.split() for line in lines[2:] if line.startswith(("numpy", "array_api_strict"))]
+    n_backends = 2 if xpnet.available_backends()["array_api_strict"] is True else 1
+    activations = list(functional.ACTIVATIONS)
+    assert len(rows) == n_backends * 3 * len(activations)  # gradcheck, agree f64, agree f32
+    assert all(row[-1] == "yes" for row in rows)
+    for act in activations:
+        assert any(row[3:5] == ["gradcheck", act] for row in rows)
+        assert any(row[2:5] == ["float32", "agree", act] for row in rows)
+    assert any(line.startswith("skipped cupy:99: ") for line in lines)
+
+
+def test_check_exits_nonzero_when_a_gradient_is_wrong(monkeypatch):
+    right = functional.ACTIVATIONS["tanh"]
+
+    def wrong_backprop(grad_out, pre, post, xp):
+        return 1.01 * right.backprop(grad_out, pre, post, xp)  # 1 % off
+
+    monkeypatch.setitem(functional.ACTIVATIONS, "tanh", right._replace(backprop=wrong_backprop))
+    code, stdout, _ = run(["check", "--backends", "numpy"])
+    assert code != 0
+    verdicts = {
+        tuple(row.split()[3:5]): row.split()[-1]
+        for row in stdout.splitlines()[2:]
+        if row.startswith("numpy")
+    }
+    assert verdicts[("gradcheck", "tanh")] == "NO"
+    assert verdicts[("gradcheck", "relu")] == "yes"
+    assert "DISAGREE" in stdout
+
+
+def test_check_exits_nonzero_when_a_backend_disagrees_with_numpy(monkeypatch):
+    pytest.importorskip("array_api_strict")
+    right = functional.ACTIVATIONS["sigmoid"]
+
+    def off_on_strict(x, xp=None):
+        y = right.fn(x, xp)
+        return y * 1.001 if "strict" in type(y).__module__ else y
+
+    monkeypatch.setitem(functional.ACTIVATIONS, "sigmoid", right._replace(fn=off_on_strict))
+    code, stdout, _ = run(["check", "--backends", "numpy", "array_api_strict"])
+    assert code != 0
+    bad = [row.split() for row in stdout.splitlines() if row.split()[-1:] == ["NO"]]
+    assert bad and all(row[0] == "array_api_strict" and row[-4] == "sigmoid" for row in bad)
+
+
+def test_info_lists_versions_and_every_backend():
+    code, stdout, _ = run(["info"])
+    assert code == 0
+    assert f"xpnet       {xpnet.__version__}" in stdout
+    assert f"NumPy       {np.__version__}" in stdout and "BLAS" in stdout
+    for name, status in xpnet.available_backends().items():
+        line = next(line for line in stdout.splitlines() if line.strip().startswith(name + " "))
+        assert ("available:" in line) if status is True else ("unavailable:" in line)
+
+
+def test_bench_forwards_its_arguments_to_xpnet_bench(monkeypatch):
+    seen = []
+    fake = types.ModuleType("xpnet.bench")
+    fake.main = lambda argv: seen.append(argv) or 7
+    monkeypatch.setitem(sys.modules, "xpnet.bench", fake)
+    assert cli.main(["bench", "--epochs", "2", "--help"]) == 7
+    assert seen == [["--epochs", "2", "--help"]]
+
+
+def test_bench_without_the_bench_module_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xpnet.bench", None)  # importing it now fails
+    code, _, err = run(["bench"])
+    assert code == 2
+    assert "xpnet.bench" in err and "Traceback" not in err
