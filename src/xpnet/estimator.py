@@ -546,7 +546,13 @@ class MLPClassifier:
         if checkpoint is not None:
             path = Path(checkpoint)
             n_samples = int(X.shape[0])
-            on_checkpoint = lambda st: self._write_checkpoint(path, st, seed, sizes, n_samples)  # noqa: E731
+
+            def on_checkpoint(st: TrainState) -> None:
+                self._write_checkpoint(path, st, seed, sizes, n_samples)
+                self._checkpoint_epoch = st.epoch  # only once the file is in place
+
+        # the epoch the checkpoint file holds, for the message after an interrupt
+        self._checkpoint_epoch = None if ckpt is None else state.epoch
         self._run(
             state,
             train_data,
@@ -620,11 +626,19 @@ class MLPClassifier:
             raise
         except KeyboardInterrupt:
             self._adopt(state, train_data, batch)
-            if checkpoint is not None and Path(checkpoint).is_file():  # none before epoch 1
+            written = getattr(self, "_checkpoint_epoch", None)
+            if checkpoint is not None and written is not None:
+                # not state.epoch: an interrupt while the file is written leaves the previous one
                 print(
-                    f"xpnet: interrupted; the checkpoint {checkpoint} holds epoch {state.epoch}. "
+                    f"xpnet: interrupted; the checkpoint {checkpoint} holds epoch {written}. "
                     "Resume with fit(..., checkpoint=PATH, resume=True) or "
                     "`xpnet train --resume PATH`",
+                    file=sys.stderr,
+                )
+            elif checkpoint is not None:
+                print(
+                    f"xpnet: interrupted before the first epoch ended; nothing was written to "
+                    f"{checkpoint}",
                     file=sys.stderr,
                 )
             raise
