@@ -151,6 +151,13 @@ def learning_curves(
     ax_err.set_title("Error rate")
     ax_err.set_ylabel("misclassified samples (%)")
     ax_err.set_ylim(bottom=0.0)
+    errors = [np.asarray(history[f"{n}_error"], float) for n in names if history.get(f"{n}_error")]
+    if errors and n_epochs >= 10:
+        # the first epochs' errors dwarf the rest: zoom in on the part worth reading
+        later = max(float(e[max(1, n_epochs // 10) :].max()) for e in errors)
+        if 0 < later and 2.5 * later < max(float(e.max()) for e in errors):
+            ax_err.set_ylim(0.0, 125.0 * later)
+            ax_err.set_title("Error rate (zoomed in: early epochs are off the top)")
     for ax in (ax_loss, ax_err):
         ax.set_xlabel("epoch")
         ax.grid(True, which="major", alpha=0.3)
