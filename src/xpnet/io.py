@@ -73,6 +73,8 @@ def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndar
             np.savez(f, **payload)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0600): give it the mode a plain open() would
+        os.chmod(tmp_name, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -80,7 +82,30 @@ def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndar
         except OSError:
             pass
         raise
+    _fsync_directory(directory)  # the rename itself survives a crash
     return path
+
+
+def _default_mode() -> int:
+    """0o666 less the process's umask (the mode ``open(path, "w")`` creates files with)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: renames are not fsynced through a directory
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _bad(path: Any, what: str) -> ValueError:
