@@ -305,3 +305,30 @@ def test_a_resume_with_the_same_settings_still_works(checkpoint_file, tmp_path):
     copy = tmp_path / "copy.ckpt"
     copy.write_bytes(checkpoint_file.read_bytes())
     assert _resume_from(copy).n_iter_ == 4
+
+
+def test_an_interrupted_write_leaves_the_previous_checkpoint_whole(
+    checkpoint_file, tmp_path, monkeypatch
+):
+    """Writes are atomic: a crash half-way through leaves the old file and no debris."""
+    path = tmp_path / "run.ckpt"
+    path.write_bytes(checkpoint_file.read_bytes())
+    before = path.read_bytes()
+
+    def savez_then_crash(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xio.np, "savez", savez_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        xio.write_archive(path, {"format": "x"}, {})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]
+
+
+def test_checkpoints_and_models_get_the_usual_file_mode(tmp_path):
+    """Not the private 0600 of a temporary file: what open() would create."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = xio.write_archive(tmp_path / "m.npz", {"format": "x"}, {})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
