@@ -29,6 +29,13 @@ from xpnet.estimator import MLPClassifier
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def hide_matplotlib(monkeypatch) -> None:
+    """Make every ``import matplotlib...`` fail, as if it were not installed (even if loaded)."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
 def assert_png(path: Path, min_side: int = 300, min_bytes: int = 10_000) -> None:
     """``path`` is a complete PNG (signature, IHDR first, IEND last) of a reasonable size."""
     data = Path(path).read_bytes()
@@ -185,7 +192,7 @@ def test_train_with_tqdm_shows_a_progress_bar_with_loss_and_accuracy(tmp_path):
 
 
 def test_train_without_matplotlib_writes_model_and_history_and_one_hint(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    hide_matplotlib(monkeypatch)
     code, stdout, err = run(
         ["train", "--data", "moons", "--hidden", "5", "--epochs", "2", "--out", str(tmp_path)]
         + ["--backend", "numpy", "--quiet"]

@@ -16,6 +16,13 @@ from xpnet.estimator import MLPClassifier
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def hide_matplotlib(monkeypatch) -> None:
+    """Make every ``import matplotlib...`` fail, as if it were not installed (even if loaded)."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
 def assert_png(path: Path, min_side: int = 300, min_bytes: int = 10_000) -> None:
     """``path`` is a complete PNG (signature, IHDR first, IEND last) of a reasonable size."""
     data = Path(path).read_bytes()
@@ -71,7 +78,7 @@ def test_plots_never_touch_pyplot_or_the_global_backend(tmp_path):
 
 
 def test_learning_curves_without_matplotlib_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hide_matplotlib(monkeypatch)
     with pytest.raises(ImportError, match=r'pip install "xpnet\[plot\]"'):
         plot.learning_curves(HISTORY)
 

@@ -98,8 +98,24 @@ def _estimator_error(error: BaseException) -> CommandError:
 # ---------------------------------------------------------------------- parser
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show defaults, and keep the description's line breaks."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the description's line breaks; append each option's default unless it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            default is None
+            or default is False
+            or default == argparse.SUPPRESS
+            or "default" in text
+            or not action.option_strings
+        ):
+            return text
+        if isinstance(default, list):
+            default = " ".join(str(v) for v in default)
+        shown = str(default).replace("%", "%%")
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
 
 
 def _positive_int(text: str) -> int:
@@ -186,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xpnet",
         description="Neural networks from scratch on NumPy, CuPy, PyTorch or any array-API "
         "library. With no command, runs `xpnet train` with its defaults.",
+        epilog="exit status: 0 success, 1 `check` found a disagreement, 2 bad input "
+        "(options, files, backend), 3 training diverged, 130 interrupted (Ctrl-C)",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
@@ -223,13 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="hidden layer sizes, e.g. --hidden 100 50",
     )
-    model.add_argument("--activation", choices=ACTIVATION_NAMES, default="relu")
-    model.add_argument("--solver", choices=("sgd", "adam"), default="sgd")
+    model.add_argument(
+        "--activation", choices=ACTIVATION_NAMES, default="relu", help="hidden activation"
+    )
+    model.add_argument("--solver", choices=("sgd", "adam"), default="sgd", help="optimizer")
     model.add_argument(
         "--lr", type=_float, default=None, help="learning rate (default: 0.01 sgd, 0.001 adam)"
     )
     model.add_argument("--momentum", type=_float, default=0.9, help="sgd momentum")
-    model.add_argument("--batch-size", type=_positive_int, default=128, metavar="N")
+    model.add_argument(
+        "--batch-size", type=_positive_int, default=128, metavar="N", help="minibatch size"
+    )
     model.add_argument(
         "--epochs", type=_positive_int, default=200, metavar="N", help="maximum number of epochs"
     )
@@ -247,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[0.0],
         metavar="S",
-        help="L2 strength: one value, or one per weight matrix",
+        help="L2 strength: one value, or one per weight matrix (added to each minibatch's "
+        "objective: scikit-learn's alpha / (2 * batch size))",
     )
     model.add_argument(
         "--early-stopping",
@@ -263,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="auto | numpy | cupy[:N] | torch[:cpu|:cuda[:N]] | array_api_strict",
     )
-    where.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    where.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="floating point type"
+    )
     where.add_argument("--out", default="xpnet-run", metavar="DIR", help="output directory")
     where.add_argument(
         "--checkpoint",
@@ -309,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "info",
         help="versions, BLAS, backends and devices",
+        formatter_class=_Formatter,
         description="Print xpnet's, Python's and NumPy's versions, NumPy's BLAS, and each "
         "backend: available or why not, and its devices.",
     )
@@ -365,6 +391,10 @@ def _run_guarded(run: Any) -> int:
     except KeyboardInterrupt:
         print("xpnet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `xpnet predict ... | head`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit-time flush stays quiet
+        return EXIT_OK
 
 
 def _error(message: str) -> None:
@@ -392,8 +422,13 @@ def _load_training_data(args: argparse.Namespace) -> dict:
     """Train/test arrays, scaled as ``train --help`` says, and a description of the scaling."""
     from . import datasets
 
+    spec = str(args.data)
+    if spec.startswith("mnist:"):  # the shell leaves "mnist:~/dir" alone: expand it here
+        spec = "mnist:" + os.path.expanduser(spec[len("mnist:") :])
+    elif spec not in ("digits", "moons"):
+        spec = os.path.expanduser(spec)
     try:
-        data = datasets.load(args.data, label=args.label)
+        data = datasets.load(spec, label=args.label)
     except (OSError, ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
     X, y = data["X"], data["y"]
@@ -406,7 +441,6 @@ def _load_training_data(args: argparse.Namespace) -> dict:
             )
         except ValueError as e:
             raise _for_option("--test-size", e) from e
-    spec = str(args.data)
     if spec == "digits":
         scale, how = 16.0, "pixels / 16"
     elif spec.startswith("mnist:"):
