@@ -486,3 +486,17 @@ def test_bench_without_the_bench_module_says_so(monkeypatch):
     code, _, err = run(["bench"])
     assert code == 2
     assert "xpnet.bench" in err and "Traceback" not in err
+
+
+def test_info_reports_gpu_memory_from_the_backend():
+    class FakeGpu:
+        is_gpu, library = True, "cupy"
+
+        def free_memory(self):
+            return 3 * 2**30
+
+    class FakeCpu(FakeGpu):
+        is_gpu, library = False, "numpy"
+
+    assert cli._gpu_memory(FakeGpu()) == ", 3.0 GiB free"
+    assert cli._gpu_memory(FakeCpu()) == ""

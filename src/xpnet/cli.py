@@ -1024,7 +1024,10 @@ def _info(args: argparse.Namespace) -> int:
         if status is True:
             b = get_backend(name)
             version = getattr(sys.modules.get(b.library), "__version__", "")
-            print(f"  {name:<{width}}  available: {b.describe()} ({b.library} {version})")
+            print(
+                f"  {name:<{width}}  available: {b.describe()}{_gpu_memory(b)} "
+                f"({b.library} {version})"
+            )
         else:
             print(f"  {name:<{width}}  unavailable: {status}")
     for line in _extra_devices(found):
@@ -1035,6 +1038,25 @@ def _info(args: argparse.Namespace) -> int:
     except (ValueError, BackendUnavailableError) as e:
         print(f"\nauto -> error: {e}")
     return EXIT_OK
+
+
+def _gpu_memory(backend: Any) -> str:
+    """ ", 139.8 GiB, 139.1 GiB free" for a CUDA device (total where describe() lacks it)."""
+    if not backend.is_gpu:
+        return ""
+    parts = []
+    if backend.library == "torch":
+        try:
+            import torch
+
+            total = torch.cuda.get_device_properties(backend.device).total_memory
+            parts.append(f"{total / 2**30:.1f} GiB")
+        except Exception:  # a failed query only shortens the line
+            pass
+    free = backend.free_memory()
+    if free is not None:
+        parts.append(f"{free / 2**30:.1f} GiB free")
+    return "".join(f", {part}" for part in parts)
 
 
 def _extra_devices(found: dict) -> list[str]:
@@ -1054,9 +1076,8 @@ def _extra_devices(found: dict) -> list[str]:
     for pattern, count in counters:
         for i in range(1, count):
             try:
-                lines.append(
-                    f"{pattern.format(i)}  available: {get_backend(pattern.format(i)).describe()}"
-                )
+                b = get_backend(pattern.format(i))
+                lines.append(f"{pattern.format(i)}  available: {b.describe()}{_gpu_memory(b)}")
             except BackendUnavailableError as e:
                 lines.append(f"{pattern.format(i)}  unavailable: {e}")
     return lines
