@@ -219,7 +219,9 @@ class Activation(NamedTuple):
 
 
 def _bp_relu(g: Array, pre: Array, out: Array, xp: Any) -> Array:
-    return xp.where(out > 0, g, 0.0)  # 1{h_a > 0}, and h_s > 0 exactly when h_a > 0
+    # 1{h_a > 0}, and h_s > 0 exactly when h_a > 0; a product with the 0/1 mask
+    # is several times faster than where() on NumPy and the same on GPUs
+    return g * xp.astype(out > 0, g.dtype)
 
 
 def _bp_tanh(g: Array, pre: Array, out: Array, xp: Any) -> Array:

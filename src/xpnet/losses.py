@@ -60,7 +60,8 @@ def softmax_cross_entropy_with_grad(logits: Array, y: Array, xp: Any = None) -> 
     exp_shifted = xp.exp(shifted)
     normaliser = xp.sum(exp_shifted, axis=-1, keepdims=True)
     target = one_hot(y, m, logits.dtype, xp)
-    # L_i = log sum_j exp(o_j) - o_y, with the shift cancelling (seed 2.4)
-    loss = (xp.sum(xp.log(normaliser)) - xp.sum(shifted * target)) / n
+    # L_i = log sum_j exp(o_j) - o_y, with the shift cancelling (seed 2.4); the one-hot
+    # row picks o_y and, summing to 1, log sum_j exp(o_j) once
+    loss = xp.sum(target * (xp.log(normaliser) - shifted)) / n
     grad = (exp_shifted / normaliser - target) / n  # seed 2.7
     return loss, grad

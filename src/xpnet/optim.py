@@ -123,8 +123,32 @@ def _check_nonnegative(value: Any, name: str) -> None:
         raise ValueError(f"{name}: expected a finite float >= 0, got {value!r}")
 
 
+#: ``_flatten``'s spec for an MLP's ``[(W1, b1), (W2, b2), ...]``.
+_LAYER_PAIRS = object()
+
+
+def _flatten(tree: Any) -> tuple[list, Any]:
+    """``tree.flatten``, with a fast path for a list of ``(W, b)`` pairs (once per step)."""
+    if type(tree) is list and all(
+        type(pair) is tuple
+        and len(pair) == 2
+        and not isinstance(pair[0], (list, tuple))
+        and not isinstance(pair[1], (list, tuple))
+        for pair in tree
+    ):
+        return [leaf for pair in tree for leaf in pair], _LAYER_PAIRS
+    return flatten(tree)
+
+
+def _unflatten(spec: Any, leaves: list) -> Any:
+    """Inverse of ``_flatten``."""
+    if spec is _LAYER_PAIRS:
+        return [(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)]
+    return unflatten(spec, leaves)
+
+
 def _zeros_like_leaves(params: Any) -> list:
-    leaves, _ = flatten(params)
+    leaves, _ = _flatten(params)
     return [array_namespace(p).zeros_like(p) for p in leaves]
 
 
@@ -162,8 +186,8 @@ def sgd(
 
     def update(grads: Any, state: dict, params: Any) -> tuple[Any, dict]:
         lr = float(schedule(state["count"])) * state["lr_scale"]
-        p_leaves, spec = flatten(params)
-        g_leaves, _ = flatten(grads)
+        p_leaves, spec = _flatten(params)
+        g_leaves, _ = _flatten(grads)
         if not use_velocity:
             new = [p - lr * g for p, g in zip(p_leaves, g_leaves, strict=True)]
             slots = state["slots"]
@@ -175,7 +199,7 @@ def sgd(
                 new.append(p + (momentum * v - step) if nesterov else p + v)
                 velocity.append(v)
             slots = {"velocity": velocity}
-        return unflatten(spec, new), {
+        return _unflatten(spec, new), {
             "count": state["count"] + 1,
             "lr_scale": state["lr_scale"],
             "slots": slots,
@@ -213,20 +237,20 @@ def adam(
         t = state["count"] + 1
         lr = float(schedule(state["count"])) * state["lr_scale"]
         step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        p_leaves, spec = flatten(params)
-        g_leaves, _ = flatten(grads)
+        p_leaves, spec = _flatten(params)
+        g_leaves, _ = _flatten(grads)
+        xp = array_namespace(p_leaves[0]) if p_leaves else None  # once per step, not per array
         new, mus, nus = [], [], []
         for p, g, m, v in zip(
             p_leaves, g_leaves, state["slots"]["mu"], state["slots"]["nu"], strict=True
         ):
-            xp = array_namespace(p)
             m = b1 * m + (1.0 - b1) * g
             v = b2 * v + (1.0 - b2) * (g * g)
             new.append(p - step_size * m / (xp.sqrt(v) + eps))
             mus.append(m)
             nus.append(v)
         state = {"count": t, "lr_scale": state["lr_scale"], "slots": {"mu": mus, "nu": nus}}
-        return unflatten(spec, new), state
+        return _unflatten(spec, new), state
 
     hyper = {"learning_rate": learning_rate, "b1": b1, "b2": b2, "eps": eps}
     return Optimizer(init, update, "adam", schedule, hyper)

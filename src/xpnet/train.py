@@ -30,6 +30,10 @@ Array = Any
 
 __all__ = ["DivergenceError", "TrainState", "EpochData", "train", "evaluate"]
 
+# The epoch's loss and error are summed on the device every this many steps or rows.
+_SUM_EVERY_STEPS = 256
+_SUM_EVERY_ROWS = 1 << 20
+
 
 class DivergenceError(FloatingPointError):
     """The training loss became NaN or inf.
@@ -290,6 +294,12 @@ def _run_epoch(
         order = order if data.on_host else backend.asarray(order)  # one move per epoch
     loss_sum: Any = 0.0
     wrong: Any = 0
+    # per step only a list append and one argmax: the losses of the full minibatches and
+    # the predictions are summed on the device every few hundred steps, not step by step
+    full_losses: list = []
+    predicted: list = []
+    labels: list = []
+    pending_rows = 0
     update = optimizer.update
     for b in range(n_batches):
         start = b * batch_size
@@ -298,8 +308,18 @@ def _run_epoch(
         Xb, yb = _take_rows(data, rows, backend, xp)
         value, grads, _, logits = value_and_grads(params, Xb, yb, activation, l1s, l2s, False, xp)
         params, opt_state = update(grads, opt_state, params)
-        loss_sum = loss_sum + value * (stop - start)
-        wrong = wrong + xp.count_nonzero(xp.argmax(logits, axis=-1) != yb)
+        if stop - start == batch_size:
+            full_losses.append(value)
+        else:  # the last, smaller minibatch
+            loss_sum = loss_sum + value * (stop - start)
+        predicted.append(xp.argmax(logits, axis=-1))
+        labels.append(yb)
+        pending_rows += stop - start
+        if len(predicted) >= _SUM_EVERY_STEPS or pending_rows >= _SUM_EVERY_ROWS or stop == n:
+            if full_losses:
+                loss_sum = loss_sum + xp.sum(xp.stack(full_losses)) * batch_size
+            wrong = wrong + xp.count_nonzero(xp.concat(predicted) != xp.concat(labels))
+            full_losses, predicted, labels, pending_rows = [], [], [], 0
         if on_batch is not None:
             on_batch(b, n_batches)
     return params, opt_state, loss_sum, wrong
