@@ -500,3 +500,42 @@ def test_info_reports_gpu_memory_from_the_backend():
 
     assert cli._gpu_memory(FakeGpu()) == ", 3.0 GiB free"
     assert cli._gpu_memory(FakeCpu()) == ""
+
+
+def test_predict_applies_the_scaling_that_train_used(tmp_path, capsys):
+    """Train on a CSV (standardised on the training split), then predict raw rows: the
+    predictions equal the model's on rows standardised by hand with the training split's
+    mean and standard deviation."""
+    X, y = datasets.make_moons(120, 0.1, seed=1)
+    X = X * [50.0, 0.01] + [1000.0, -3.0]  # far from standardised
+    data = tmp_path / "raw.csv"
+    with open(data, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "label"])
+        writer.writerows([[p, q, int(t)] for (p, q), t in zip(X.tolist(), y, strict=True)])
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--hidden", "8", "--epochs", "20", "--out", str(out)]
+    assert cli.main(argv + ["--backend", "numpy", "--quiet"]) == 0
+    assert (out / "scaling.npz").exists()
+    X_train, _, _, _ = datasets.train_test_split(X, y, 0.2, 0, stratify=True)
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    clf = MLPClassifier.load(out / "model.npz", backend="numpy")
+    expected = np.asarray(clf.predict((X - mean) / std))
+    capsys.readouterr()
+    code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert [int(v) for v in captured.out.splitlines()] == expected.tolist()
+    # --no-scaling feeds the raw values
+    assert (
+        cli.main(
+            ["predict", "--model", str(out / "model.npz"), "--data", str(data), "--no-scaling"]
+        )
+        == 0
+    )
+    raw = [int(v) for v in capsys.readouterr().out.splitlines()]
+    assert raw == np.asarray(clf.predict(X)).tolist()
+    # a damaged scaling file is refused, naming the option
+    (out / "scaling.npz").write_bytes(b"not a zip")
+    code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
+    assert code == 2 and "--scaling" in capsys.readouterr().err

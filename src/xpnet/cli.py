@@ -149,6 +149,7 @@ TRAIN_HELP = """\
 Train an MLP classifier and write the run to --out:
 
   model.npz     the model (load with xpnet.MLPClassifier.load, or `xpnet predict`)
+  scaling.npz   the input scaling below (`xpnet predict` applies it)
   history.csv   one row per epoch: loss and error of train / validation / test,
                 learning rate, seconds
   curves.png    learning curves (needs matplotlib)
@@ -163,8 +164,8 @@ their own are split (--test-size, stratified, --seed).
 
 Scaling: digits are divided by 16 and MNIST by 255 (pixels in [0, 1]); other
 data are standardised with the training set's mean and standard deviation.
-The model file does not store this scaling: scale data the same way before
-`xpnet predict`.
+The scaling is written to scaling.npz beside the model, and `xpnet predict`
+applies it to new data.
 
 Ctrl-C stops training: the checkpoint of the last finished epoch is kept,
 and `xpnet train ... --resume PATH` continues from it.
@@ -175,8 +176,9 @@ Predict the labels of the rows of FILE with a model written by `xpnet train`.
 
 FILE.npz holds an array X (and optionally y); FILE.csv has a header row and
 numeric feature columns (a --label column, if present, is not a feature).
-When labels are present the accuracy is printed to stderr. The features must
-be scaled as in training (see `xpnet train --help`).
+When labels are present the accuracy is printed to stderr. The input scaling
+that `xpnet train` used is read from scaling.npz beside the model (or
+--scaling FILE) and applied; --no-scaling feeds the features as they are.
 
 Output: one prediction per line on stdout, or to --output FILE (.csv with a
 header, .npy, or .txt); with --proba, the class probabilities instead.
@@ -316,6 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", default=None, metavar="FILE", help=".csv, .npy or .txt")
     predict.add_argument("--proba", action="store_true", help="output class probabilities")
     predict.add_argument("--backend", default="auto", metavar="SPEC", help="where to compute")
+    predict.add_argument(
+        "--scaling",
+        default=None,
+        metavar="FILE",
+        help="input scaling written by `xpnet train` (default: scaling.npz beside the model)",
+    )
+    predict.add_argument(
+        "--no-scaling", action="store_true", help="use the features as they are, unscaled"
+    )
 
     check = sub.add_parser(
         "check",
@@ -448,13 +459,49 @@ def _load_training_data(args: argparse.Namespace) -> dict:
     else:
         scale, how = None, "standardised with the training set's mean and std"
     if scale is not None:
-        X_train, X_test = X_train / scale, X_test / scale
+        offset = np.zeros(X_train.shape[1])
+        scale = np.full(X_train.shape[1], scale)
     else:
-        mean = X_train.mean(axis=0)
-        std = X_train.std(axis=0)
-        std[std == 0] = 1.0  # a constant feature stays 0
-        X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
-    return {"X": X_train, "y": y_train, "X_test": X_test, "y_test": y_test, "scaling": how}
+        offset = X_train.mean(axis=0)
+        scale = X_train.std(axis=0)
+        scale[scale == 0] = 1.0  # a constant feature stays 0
+    X_train, X_test = (X_train - offset) / scale, (X_test - offset) / scale
+    return {
+        "X": X_train,
+        "y": y_train,
+        "X_test": X_test,
+        "y_test": y_test,
+        "scaling": how,
+        "offset": offset,
+        "scale": scale,
+    }
+
+
+SCALING_FORMAT = "xpnet-scaling"
+
+
+def _write_scaling(path: Path, data: dict) -> Path:
+    """The input scaling x -> (x - offset) / scale, for `xpnet predict`."""
+    from . import io
+
+    meta = {"format": SCALING_FORMAT, "format_version": io.FORMAT_VERSION, "how": data["scaling"]}
+    return io.write_archive(path, meta, {"offset": data["offset"], "scale": data["scale"]})
+
+
+def _read_scaling(path: Path, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check a scaling file (untrusted, like a model file)."""
+    from . import io
+
+    _, arrays = io.read_archive(path, SCALING_FORMAT)
+    offset, scale = arrays.get("offset"), arrays.get("scale")
+    for name, arr in (("offset", offset), ("scale", scale)):
+        if arr is None or arr.dtype.kind != "f" or arr.shape != (n_features,):
+            raise ValueError(f"{path}: {name!r} must be {n_features} floats, one per feature")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{path}: {name!r} holds NaN or inf")
+    if not np.all(scale > 0):
+        raise ValueError(f"{path}: 'scale' must be positive")
+    return offset, scale
 
 
 def _estimator(args: argparse.Namespace) -> Any:
@@ -671,7 +718,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> list[Path]:
     """model.npz, history.csv and, with matplotlib, curves.png and regions.png."""
-    written = [clf.save(out / "model.npz")]
+    written = [clf.save(out / "model.npz"), _write_scaling(out / "scaling.npz", data)]
     history_path = out / "history.csv"
     keys = list(clf.history_)
     with open(history_path, "w", newline="", encoding="utf-8") as f:
@@ -758,6 +805,14 @@ def _predict(args: argparse.Namespace) -> int:
         X, y = _read_features(args.data, args.label)
     except (OSError, ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
+    scaling = Path(args.scaling) if args.scaling else Path(args.model).parent / "scaling.npz"
+    if not args.no_scaling and (args.scaling or scaling.exists()):
+        try:
+            offset, scale = _read_scaling(scaling, clf.n_features_in_)
+        except (OSError, ValueError) as e:
+            raise _for_option("--scaling", e) from e
+        if X.shape[1] == offset.shape[0]:  # a mismatch is reported by predict, below
+            X = (X - offset) / scale
     try:
         labels = np.asarray(clf.predict(X))
         proba = np.asarray(clf.predict_proba(X)) if args.proba else None
