@@ -218,5 +218,6 @@ def value_and_grads(
     logits, cache = forward(params, X, activation, xp)
     value, dlogits = softmax_cross_entropy_with_grad(logits, y, xp)
     grads, dX = backward(params, cache, dlogits, input_grad, xp)
-    value = add_elastic_net(value, grads, params, l1s, l2s, xp)
+    if any(l1s) or any(l2s):
+        value = add_elastic_net(value, grads, params, l1s, l2s, xp)
     return value, grads, dX, logits

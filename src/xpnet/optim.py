@@ -140,6 +140,13 @@ def _flatten(tree: Any) -> tuple[list, Any]:
     return flatten(tree)
 
 
+def _leaves_like(tree: Any, spec: Any) -> list:
+    """The leaves of ``tree``, which has the structure ``spec`` describes (the grads)."""
+    if spec is _LAYER_PAIRS:
+        return [leaf for pair in tree for leaf in pair]
+    return flatten(tree)[0]
+
+
 def _unflatten(spec: Any, leaves: list) -> Any:
     """Inverse of ``_flatten``."""
     if spec is _LAYER_PAIRS:
@@ -187,7 +194,7 @@ def sgd(
     def update(grads: Any, state: dict, params: Any) -> tuple[Any, dict]:
         lr = float(schedule(state["count"])) * state["lr_scale"]
         p_leaves, spec = _flatten(params)
-        g_leaves, _ = _flatten(grads)
+        g_leaves = _leaves_like(grads, spec)
         if not use_velocity:
             new = [p - lr * g for p, g in zip(p_leaves, g_leaves, strict=True)]
             slots = state["slots"]
@@ -238,7 +245,7 @@ def adam(
         lr = float(schedule(state["count"])) * state["lr_scale"]
         step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         p_leaves, spec = _flatten(params)
-        g_leaves, _ = _flatten(grads)
+        g_leaves = _leaves_like(grads, spec)
         xp = array_namespace(p_leaves[0]) if p_leaves else None  # once per step, not per array
         new, mus, nus = [], [], []
         for p, g, m, v in zip(
