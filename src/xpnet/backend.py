@@ -167,8 +167,24 @@ class Backend:
 
             torch.backends.cuda.matmul.allow_tf32 = bool(allow)
         elif self.library == "cupy":
-            # CuPy reads CUPY_TF32 when it picks a cuBLAS compute type.
+            import cupy
+
+            # CuPy reads CUPY_TF32 once, at the first float32 matmul of the process, and
+            # keeps the compute type it chose (get_compute_type in
+            # cupy/_core/_routines_linalg.pyx); get_backend's probe has already run a
+            # matmul, so the variable alone comes too late: set the kept type as well.
             os.environ["CUPY_TF32"] = "1" if allow else "0"
+            try:
+                from cupy._core import _routines_linalg as linalg
+
+                set_type = linalg.set_compute_type
+                tf32, default = linalg.COMPUTE_TYPE_TF32, linalg.COMPUTE_TYPE_DEFAULT
+            except (ImportError, AttributeError):  # another CuPy layout: the variable is all
+                return
+            device = cupy.cuda.Device(self.device.id)
+            supported = int(device.compute_capability) >= 80  # Ampere and later
+            with device:
+                set_type(cupy.float32, tf32 if allow and supported else default)
 
     def describe(self) -> str:
         """A one-line summary: backend, device and, for GPUs, the device name."""
