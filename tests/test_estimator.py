@@ -3,7 +3,9 @@ early stopping, divergence."""
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,3 +283,28 @@ def test_invscaling_follows_scikit_learns_rule(digits):
     n = X.shape[0]
     expected = [0.1, 0.1 / n**0.5, 0.1 / (2 * n) ** 0.5]  # eta_0 / t^power_t, t = samples seen
     np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-12)
+
+
+def test_warm_start_continues_like_one_longer_fit(digits):
+    """Two warm-started fits of 3 epochs train exactly like one fit of 6 epochs: the same
+    shuffling sequence, optimizer state, epoch count and history."""
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(16,), n_iter_no_change=100, random_state=4, backend="numpy")
+    once = xpnet.MLPClassifier(max_iter=6, **kw).fit(X, y)
+    twice = xpnet.MLPClassifier(max_iter=3, warm_start=True, **kw).fit(X, y)
+    twice.fit(X, y)
+    assert twice.n_iter_ == once.n_iter_ == 6
+    assert twice.history_["epoch"] == list(range(1, 7))
+    np.testing.assert_allclose(twice.loss_curve_, once.loss_curve_, rtol=0)
+    for (W, b), (W_ref, b_ref) in zip(twice.params_, once.params_, strict=True):
+        np.testing.assert_array_equal(W, W_ref)
+        np.testing.assert_array_equal(b, b_ref)
+    # a loaded model warm-starts from its weights with a fresh optimizer
+    loaded = xpnet.MLPClassifier.load(
+        once.save(Path(tempfile.mkdtemp()) / "m.npz"), backend="numpy"
+    )
+    loaded.set_params(warm_start=True, max_iter=2, random_state=4)
+    loaded.fit(X, y)
+    assert loaded.n_iter_ == 6 + 2
+    # it went on from the trained weights: its first epoch is far below a fresh first epoch
+    assert loaded.loss_curve_[0] < 0.5 * once.loss_curve_[0]

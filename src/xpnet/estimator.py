@@ -29,7 +29,7 @@ from .backend import Backend, BackendUnavailableError, get_backend, host_rng, to
 from .functional import ACTIVATION_NAMES, get_activation
 from .mlp import forward, init_params, layer_sizes
 from .regularizers import per_layer
-from .train import DivergenceError, EpochData, TrainState, train
+from .train import DivergenceError, EpochData, TrainState, history_keys, train
 
 __all__ = ["MLPClassifier", "NotFittedError"]
 
@@ -481,10 +481,13 @@ class MLPClassifier:
         if ckpt is not None:
             seed = ckpt["seed"]
         elif warm:
-            seed = self._seed
+            seed = getattr(self, "_seed", None)
+            seed = self._draw_seed() if seed is None else seed
         else:
             seed = self._draw_seed()
-        rng = host_rng(seed)
+        previous_rng = getattr(self, "_rng", None)
+        # a warm start continues the shuffling sequence instead of replaying it
+        rng = previous_rng if warm and previous_rng is not None else host_rng(seed)
         self._seed = seed
         self._rng = rng  # partial_fit after fit continues with it
         if self.verbose:
@@ -524,16 +527,24 @@ class MLPClassifier:
             )
             state.opt_state = _opt_state_to(b, state.opt_state, dtype)
         elif warm:
-            state = TrainState(
-                params=self.params_,
-                opt_state=self._opt_state,
-                rng_state=None,
-            )
             if tuple(layer_sizes(self.params_)) != tuple(sizes):
                 raise ValueError(
                     "warm_start: the data or hidden_layer_sizes changed since the last fit; "
                     "set warm_start=False to start over"
                 )
+            # continue the epoch count and, when the same sets are evaluated, the history
+            previous = getattr(self, "_train_state", None)
+            epoch = previous.epoch if previous is not None else int(getattr(self, "n_iter_", 0))
+            history = previous.history if previous is not None else {}
+            if set(history) != set(history_keys(validation is not None, evals)):
+                history = {}
+            opt_state = getattr(self, "_opt_state", None)
+            state = TrainState(
+                params=_params_to(b, self.params_, dtype),
+                opt_state=opt.init(self.params_) if opt_state is None else opt_state,
+                epoch=epoch,
+                history=history,
+            )
         else:
             params = init_params(sizes, self.activation, b.xp, b.device, dtype, rng)
             state = TrainState(params=params, opt_state=opt.init(params))

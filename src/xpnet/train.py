@@ -325,14 +325,18 @@ def _run_epoch(
     return params, opt_state, loss_sum, wrong
 
 
-def _ensure_history_keys(history: dict, has_validation: bool, eval_sets: Mapping) -> None:
+def history_keys(has_validation: bool, eval_sets: Mapping) -> list[str]:
+    """The columns of the history for a run with (or without) validation and these eval sets."""
     keys = ["epoch", "train_loss", "train_error"]
     if has_validation:
         keys += ["val_loss", "val_error"]
     for name in eval_sets:
         keys += [f"{name}_loss", f"{name}_error"]
-    keys += ["learning_rate", "seconds"]
-    for key in keys:
+    return keys + ["learning_rate", "seconds"]
+
+
+def _ensure_history_keys(history: dict, has_validation: bool, eval_sets: Mapping) -> None:
+    for key in history_keys(has_validation, eval_sets):
         history.setdefault(key, [])
 
 
