@@ -123,6 +123,18 @@ def _check_nonnegative(value: Any, name: str) -> None:
         raise ValueError(f"{name}: expected a finite float >= 0, got {value!r}")
 
 
+#: Namespaces by array type: ``update`` runs every step and resolves one per call.
+_NAMESPACES: dict[type, Any] = {}
+
+
+def _namespace(x: Any) -> Any:
+    """``array_namespace(x)``, looked up once per array type."""
+    xp = _NAMESPACES.get(type(x))
+    if xp is None:
+        xp = _NAMESPACES[type(x)] = array_namespace(x)
+    return xp
+
+
 #: ``_flatten``'s spec for an MLP's ``[(W1, b1), (W2, b2), ...]``.
 _LAYER_PAIRS = object()
 
@@ -246,7 +258,7 @@ def adam(
         step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         p_leaves, spec = _flatten(params)
         g_leaves = _leaves_like(grads, spec)
-        xp = array_namespace(p_leaves[0]) if p_leaves else None  # once per step, not per array
+        xp = _namespace(p_leaves[0]) if p_leaves else None
         new, mus, nus = [], [], []
         for p, g, m, v in zip(
             p_leaves, g_leaves, state["slots"]["mu"], state["slots"]["nu"], strict=True
