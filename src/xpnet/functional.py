@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 Array = Any
 
@@ -58,6 +58,17 @@ def _ns(x: Array, xp: Any) -> Any:
     return array_namespace(x) if xp is None else xp
 
 
+def _zero(x: Array, xp: Any) -> Array:
+    """A 0-d zero of x's dtype on x's device.
+
+    Where a function of the namespace needs an array, a Python ``0.0`` becomes
+    one on every call: for PyTorch on CUDA (array-api-compat's ``maximum``)
+    that is a host-to-device copy, which waits for the device. A zero made
+    there is a kernel launch that waits for nothing.
+    """
+    return xp.zeros((), dtype=x.dtype, device=device(x))
+
+
 # ----------------------------------------------------------------------------- sigmoid family
 
 
@@ -80,7 +91,7 @@ def sigmoid_grad(x: Array, xp: Any = None) -> Array:
 def softplus(x: Array, xp: Any = None) -> Array:
     """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable for any x."""
     xp = _ns(x, xp)
-    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+    return xp.maximum(x, _zero(x, xp)) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def softplus_grad(x: Array, xp: Any = None) -> Array:
@@ -114,7 +125,8 @@ def sign(x: Array, xp: Any = None) -> Array:
 
 def relu(x: Array, xp: Any = None) -> Array:
     """rect(x) = x for x > 0, else 0  (seed 1.7)."""
-    return _ns(x, xp).maximum(x, 0.0)
+    xp = _ns(x, xp)
+    return xp.maximum(x, _zero(x, xp))
 
 
 def relu_grad(x: Array, xp: Any = None) -> Array:
