@@ -58,15 +58,43 @@ def _ns(x: Array, xp: Any) -> Any:
     return array_namespace(x) if xp is None else xp
 
 
+#: Small constant arrays the training step needs every time, by what they are and
+#: where they live (see ``cached_constant``).
+_CONSTANTS: dict = {}
+_MAX_CONSTANTS = 256
+
+
+def cached_constant(what: Any, dtype: Any, dev: Any, xp: Any, make: Callable[[], Array]) -> Array:
+    """``make()``, kept for the next call with the same ``what``, dtype, device and namespace.
+
+    For the few small constants of the hot loop (a 0-d zero, the class indices):
+    making one costs a call on the CPU and a kernel launch on a GPU, every step.
+    The arrays are never written to. Unhashable dtypes or devices are not kept.
+    """
+    try:
+        key = (what, dtype, dev, id(xp))
+        return _CONSTANTS[key]
+    except KeyError:
+        value = make()
+        if len(_CONSTANTS) < _MAX_CONSTANTS:
+            _CONSTANTS[key] = value
+        return value
+    except TypeError:
+        return make()
+
+
 def _zero(x: Array, xp: Any) -> Array:
     """A 0-d zero of x's dtype on x's device.
 
     Where a function of the namespace needs an array, a Python ``0.0`` becomes
     one on every call: for PyTorch on CUDA (array-api-compat's ``maximum``)
     that is a host-to-device copy, which waits for the device. A zero made
-    there is a kernel launch that waits for nothing.
+    there once waits for nothing.
     """
-    return xp.zeros((), dtype=x.dtype, device=device(x))
+    dev = device(x)
+    return cached_constant(
+        "zero", x.dtype, dev, xp, lambda: xp.zeros((), dtype=x.dtype, device=dev)
+    )
 
 
 # ----------------------------------------------------------------------------- sigmoid family

@@ -16,7 +16,7 @@ from typing import Any
 
 from array_api_compat import array_namespace, device
 
-from .functional import log_softmax
+from .functional import cached_constant, log_softmax
 
 Array = Any
 
@@ -31,7 +31,14 @@ __all__ = [
 def one_hot(y: Array, num_classes: int, dtype: Any, xp: Any = None) -> Array:
     """onehot_m(y): shape (n,) integer labels -> (n, m) array of ``dtype`` (seed 2.8)."""
     xp = array_namespace(y) if xp is None else xp
-    classes = xp.arange(num_classes, dtype=y.dtype, device=device(y))
+    dev = device(y)
+    classes = cached_constant(
+        ("arange", num_classes),
+        y.dtype,
+        dev,
+        xp,
+        lambda: xp.arange(num_classes, dtype=y.dtype, device=dev),
+    )
     return xp.astype(y[:, None] == classes, dtype)
 
 
