@@ -83,6 +83,19 @@ def cached_constant(what: Any, dtype: Any, dev: Any, xp: Any, make: Callable[[],
         return make()
 
 
+def ones_vector(n: int, like: Array, xp: Any) -> Array:
+    """n ones of ``like``'s dtype on its device, kept between calls.
+
+    ``ones @ A`` sums the rows of A and ``A @ ones`` its columns in one
+    matrix-vector product: on NumPy about three times cheaper than ``xp.sum``
+    with an axis for the small arrays of a training step, and one kernel on a GPU.
+    """
+    dev = device(like)
+    return cached_constant(
+        ("ones", n), like.dtype, dev, xp, lambda: xp.ones(n, dtype=like.dtype, device=dev)
+    )
+
+
 def _zero(x: Array, xp: Any) -> Array:
     """A 0-d zero of x's dtype on x's device.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from array_api_compat import array_namespace, device
 
-from .functional import cached_constant, log_softmax
+from .functional import cached_constant, log_softmax, ones_vector
 
 Array = Any
 
@@ -65,7 +65,8 @@ def softmax_cross_entropy_with_grad(logits: Array, y: Array, xp: Any = None) -> 
     n, m = logits.shape
     shifted = logits - xp.max(logits, axis=-1, keepdims=True)
     exp_shifted = xp.exp(shifted)
-    normaliser = xp.sum(exp_shifted, axis=-1, keepdims=True)
+    # sum_j exp(o_j - max), as a matrix-vector product with ones; shape (n, 1)
+    normaliser = (exp_shifted @ ones_vector(m, logits, xp))[:, None]
     target = one_hot(y, m, logits.dtype, xp)
     # L_i = log sum_j exp(o_j) - o_y, with the shift cancelling (seed 2.4); the one-hot
     # row picks o_y and, summing to 1, log sum_j exp(o_j) once

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from array_api_compat import array_namespace
 
 from . import backend as _backend
-from .functional import Activation, get_activation
+from .functional import Activation, get_activation, ones_vector
 from .losses import softmax_cross_entropy_with_grad
 from .regularizers import add_elastic_net, per_layer
 
@@ -151,12 +151,13 @@ def backward(
     act = cache.activation
     grads: list = [None] * len(params)
     grad_out = dlogits  # dR/do_a
+    ones = ones_vector(dlogits.shape[0], dlogits, xp)
     dX = None
     for k in range(len(params) - 1, -1, -1):
         W, _ = params[k]
         layer_in = cache.X if k == 0 else cache.post[k - 1]
-        # seed 2.10 / 2.16: dW = grad_out^T layer_in, db = sum over the batch
-        grads[k] = (grad_out.T @ layer_in, xp.sum(grad_out, axis=0))
+        # seed 2.10 / 2.16: dW = grad_out^T layer_in, db = sum over the batch = 1^T grad_out
+        grads[k] = (grad_out.T @ layer_in, ones @ grad_out)
         if k == 0:
             if input_grad:
                 dX = grad_out @ W  # seed 2.17: dL/dx_l = sum_j dL/dh_a_j W1_jl
