@@ -144,7 +144,7 @@ class Workload:
 
 WORKLOADS = {
     "tiny": Workload("tiny", 600, 20, (16,), 3, 64, 2),
-    "digits": Workload("digits", 1797, 64, (100,), 10, 32, 20, repeats=7),
+    "digits": Workload("digits", 1797, 64, (100,), 10, 32, 20, repeats=11),
     "mnist": Workload("mnist", 60_000, 784, (256,), 10, 128, 1, repeats=5),
     "large": Workload("large", 8192, 4096, (4096,), 10, 4096, 1, repeats=5, gpu_only=True),
 }
@@ -1120,7 +1120,7 @@ def _parser() -> argparse.ArgumentParser:
         "--repeats",
         type=int,
         default=None,
-        help="timed rounds after the warm-up; the median is reported (default: 7 for digits, "
+        help="timed rounds after the warm-up; the median is reported (default: 11 for digits, "
         "5 for mnist and large, 3 for tiny)",
     )
     p.add_argument(
