@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import array_api_extra as xpx
 from array_api_compat import array_namespace, device
 
 from .tree import flatten, unflatten
@@ -103,12 +104,10 @@ def gradcheck(
     errors, numeric_all, analytic_all = [], [], []
     for i, leaf in enumerate(leaves64):
         flat = xp.reshape(leaf, (-1,))
-        positions = xp.arange(flat.shape[0], device=device(flat))
         numeric = []
         for j in range(flat.shape[0]):
-            hot = positions == j
-            plus = value_at(i, xp.reshape(xp.where(hot, flat + eps, flat), leaf.shape))
-            minus = value_at(i, xp.reshape(xp.where(hot, flat - eps, flat), leaf.shape))
+            plus = value_at(i, xp.reshape(xpx.at(flat, j).add(eps, copy=True), leaf.shape))
+            minus = value_at(i, xp.reshape(xpx.at(flat, j).subtract(eps, copy=True), leaf.shape))
             numeric.append((plus - minus) / (2.0 * eps))
         g_fd = xp.reshape(xp.asarray(numeric, dtype=xp.float64, device=device(flat)), leaf.shape)
         g = grad_leaves[i]
