@@ -16,11 +16,14 @@ import io
 import warnings
 from pathlib import Path
 
-import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+
+pytest.importorskip("hypothesis")  # a test extra; absent on some GPU hosts
+
+import hypothesis.extra.numpy as hnp  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 import xpnet
 from xpnet import datasets
