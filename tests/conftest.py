@@ -107,3 +107,32 @@ def to_np_fixture():
 def rel_err_fixture():
     """The ``rel_err`` helper as a fixture."""
     return rel_err
+
+
+# ----------------------------------------------------------------------------- files and imports
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_width: int = 300, min_height: int | None = None, min_bytes: int = 10_000):
+    """``path`` is a complete PNG (signature, IHDR first, IEND last) of a reasonable size."""
+    import struct
+    from pathlib import Path
+
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path}: not a PNG"
+    assert data[12:16] == b"IHDR", f"{path}: IHDR is not the first chunk"
+    width, height = struct.unpack(">II", data[16:24])
+    min_height = min_width if min_height is None else min_height
+    assert width >= min_width and height >= min_height, f"{path}: only {width}x{height} pixels"
+    assert data[-8:-4] == b"IEND", f"{path}: truncated"
+    assert min_bytes <= len(data) <= 20_000_000, f"{path}: {len(data)} bytes"
+
+
+def hide_matplotlib(monkeypatch) -> None:
+    """Make every ``import matplotlib...`` fail, as if it were not installed (even if loaded)."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -12,7 +12,6 @@ import contextlib
 import csv
 import io
 import os
-import struct
 import subprocess
 import sys
 import types
@@ -20,31 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_png, hide_matplotlib
 
 import xpnet
 from xpnet import cli, datasets, functional
 from xpnet import io as xio
 from xpnet.estimator import MLPClassifier
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def hide_matplotlib(monkeypatch) -> None:
-    """Make every ``import matplotlib...`` fail, as if it were not installed (even if loaded)."""
-    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-        monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-
-
-def assert_png(path: Path, min_side: int = 300, min_bytes: int = 10_000) -> None:
-    """``path`` is a complete PNG (signature, IHDR first, IEND last) of a reasonable size."""
-    data = Path(path).read_bytes()
-    assert data[:8] == PNG_SIGNATURE, f"{path}: not a PNG"
-    assert data[12:16] == b"IHDR", f"{path}: IHDR is not the first chunk"
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= min_side and height >= min_side, f"{path}: only {width}x{height} pixels"
-    assert data[-8:-4] == b"IEND", f"{path}: truncated (no IEND chunk at the end)"
-    assert len(data) >= min_bytes, f"{path}: only {len(data)} bytes"
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

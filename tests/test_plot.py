@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_png, hide_matplotlib
 
 from xpnet import datasets, plot
 from xpnet.estimator import MLPClassifier
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def hide_matplotlib(monkeypatch) -> None:
-    """Make every ``import matplotlib...`` fail, as if it were not installed (even if loaded)."""
-    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-        monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-
-
-def assert_png(path: Path, min_side: int = 300, min_bytes: int = 10_000) -> None:
-    """``path`` is a complete PNG (signature, IHDR first, IEND last) of a reasonable size."""
-    data = Path(path).read_bytes()
-    assert data[:8] == PNG_SIGNATURE, f"{path}: not a PNG"
-    assert data[12:16] == b"IHDR"
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= min_side and height >= min_side, f"{path}: only {width}x{height} pixels"
-    assert data[-8:-4] == b"IEND", f"{path}: truncated"
-    assert len(data) >= min_bytes, f"{path}: only {len(data)} bytes"
-
 
 HISTORY = {
     "epoch": [1, 2, 3, 4],
