@@ -984,43 +984,14 @@ class MLPClassifier:
     def _write_checkpoint(
         self, path: Path, state: TrainState, seed: int, sizes: tuple, n_samples: int = 0
     ) -> None:
-        arrays = _io.model_arrays([(to_numpy(W), to_numpy(b)) for W, b in state.params])
-        if state.best_params is not None:
-            arrays.update(
-                _io.model_arrays(
-                    [(to_numpy(W), to_numpy(b)) for W, b in state.best_params], prefix="best."
-                )
-            )
-        slot_names = {}
-        for slot, leaves in state.opt_state["slots"].items():
-            slot_names[slot] = len(leaves)
-            for i, leaf in enumerate(leaves):
-                arrays[f"opt.{slot}.{i}"] = to_numpy(leaf)
-        arrays["classes"] = self._classes_array(self.classes_)
-        meta = {
-            "format": _io.CHECKPOINT_FORMAT,
-            "format_version": _io.FORMAT_VERSION,
-            **self._meta(sizes),
-            "seed": int(seed),
-            "n_samples": int(n_samples),
-            "epoch": state.epoch,
-            "rng_state": _jsonable_rng_state(state.rng_state),
-            "history": state.history,
-            "best_score": state.best_score,
-            "no_improvement": state.no_improvement,
-            "stopped": state.stopped,
-            "opt_count": int(state.opt_state["count"]),
-            "opt_lr_scale": float(state.opt_state["lr_scale"]),
-            "opt_slots": slot_names,
-            "has_best": state.best_params is not None,
-        }
-        _io.write_archive(path, meta, arrays)
+        meta = {**self._meta(sizes), "seed": int(seed), "n_samples": int(n_samples)}
+        _io.save_checkpoint(path, state, meta, self._classes_array(self.classes_))
 
     def _read_checkpoint(
         self, path: Any, n_features: int, classes: np.ndarray, n_samples: int | None = None
     ) -> dict:
-        meta, arrays = _io.read_archive(path, _io.CHECKPOINT_FORMAT)
-        sizes = _io.check_sizes(path, meta)
+        state, meta, stored_classes = _io.load_checkpoint(path)
+        sizes = meta["layer_sizes"]
         expected = [n_features, *self._hidden_sizes(), int(classes.shape[0])]
         if sizes != expected:
             raise ValueError(
@@ -1043,6 +1014,8 @@ class MLPClassifier:
                 theirs = meta.get("activation")
             else:
                 theirs = stored.get(key)
+            if key == "dtype" and theirs == mine:
+                theirs = meta["dtype"]  # the arrays' dtype too (checked by load_checkpoint)
             if key == "random_state" and (mine is None or theirs is None):
                 continue  # the checkpoint's seed decides
             if theirs != mine:
@@ -1050,63 +1023,8 @@ class MLPClassifier:
                     f"{path}: checkpoint was written with {key}={theirs!r}, this run has {mine!r}; "
                     "resume with the same settings, or pass resume=False"
                 )
-        params = _io.params_from_arrays(path, arrays, sizes, self.dtype)
-        best = (
-            _io.params_from_arrays(path, arrays, sizes, self.dtype, prefix="best.")
-            if meta.get("has_best")
-            else None
-        )
-        stored_classes = arrays.pop("classes", None)
         if stored_classes is None or not np.array_equal(stored_classes, classes):
             raise ValueError(f"{path}: checkpoint's classes differ from the labels in y")
-        slots = {}
-        opt_slots = meta.get("opt_slots", {})
-        if not isinstance(opt_slots, dict):
-            raise ValueError(f"{path}: metadata 'opt_slots' must be an object")
-        leaf_shapes = [a.shape for pair in params for a in pair]
-        for slot, count in opt_slots.items():
-            if count != len(leaf_shapes):
-                raise ValueError(
-                    f"{path}: optimizer slot {slot!r} has {count} arrays, expected {len(leaf_shapes)}"
-                )
-            leaves = []
-            for i in range(count):
-                leaf = arrays.pop(f"opt.{slot}.{i}", None)
-                if leaf is None or leaf.shape != leaf_shapes[i] or not np.all(np.isfinite(leaf)):
-                    raise ValueError(
-                        f"{path}: optimizer array opt.{slot}.{i} is missing or damaged"
-                    )
-                leaves.append(leaf)
-            slots[slot] = leaves
-        epoch = meta.get("epoch")
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-            raise ValueError(f"{path}: metadata 'epoch' must be an int >= 0")
-        history = meta.get("history")
-        if not isinstance(history, dict) or not all(
-            isinstance(column, list)
-            and len(column) == epoch
-            and all(isinstance(v, (int, float)) for v in column)
-            for column in history.values()
-        ):
-            raise ValueError(
-                f"{path}: metadata 'history' must map names to lists of {epoch} numbers"
-            )
-        _check_resume_meta(path, meta)
-        state = TrainState(
-            params=params,
-            opt_state={
-                "count": int(meta.get("opt_count", 0)),
-                "lr_scale": float(meta.get("opt_lr_scale", 1.0)),
-                "slots": slots,
-            },
-            epoch=epoch,
-            rng_state=meta.get("rng_state"),
-            history=history,
-            best_params=best,
-            best_score=meta.get("best_score"),
-            no_improvement=int(meta.get("no_improvement", 0)),
-            stopped=str(meta.get("stopped", "")),
-        )
         seed = meta.get("seed")
         if not isinstance(seed, int):
             raise ValueError(f"{path}: metadata 'seed' must be an int")
@@ -1168,29 +1086,6 @@ def _jsonable_param(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _check_resume_meta(path: Any, meta: dict) -> None:
-    """The loop-state fields of a checkpoint's metadata, or ValueError naming the file."""
-    count = meta.get("opt_count", 0)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ValueError(f"{path}: metadata 'opt_count' must be an int >= 0")
-    scale = meta.get("opt_lr_scale", 1.0)
-    if not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"{path}: metadata 'opt_lr_scale' must be a finite number > 0")
-    best = meta.get("best_score")
-    if best is not None and (not isinstance(best, (int, float)) or not math.isfinite(best)):
-        raise ValueError(f"{path}: metadata 'best_score' must be a finite number or null")
-    patience = meta.get("no_improvement", 0)
-    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-        raise ValueError(f"{path}: metadata 'no_improvement' must be an int >= 0")
-    rng_state = meta.get("rng_state")
-    try:
-        np.random.default_rng(0).bit_generator.state = rng_state
-    except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(
-            f"{path}: metadata 'rng_state' is not a valid generator state ({e})"
-        ) from e
 
 
 def _check_history_columns(path: Any, history: dict, validation: Any, evals: Mapping) -> None:
@@ -1318,14 +1213,3 @@ def _params_to(b: Backend, params: list, dtype: str) -> list:
 def _opt_state_to(b: Backend, opt_state: dict, dtype: str) -> dict:
     slots = {k: [b.asarray(v, dtype) for v in leaves] for k, leaves in opt_state["slots"].items()}
     return {"count": opt_state["count"], "lr_scale": opt_state["lr_scale"], "slots": slots}
-
-
-def _jsonable_rng_state(state: Any) -> Any:
-    """The bit generator state as JSON (ints and strings only; numpy ints converted)."""
-    if isinstance(state, dict):
-        return {k: _jsonable_rng_state(v) for k, v in state.items()}
-    if isinstance(state, np.integer):
-        return int(state)
-    if isinstance(state, np.ndarray):
-        return state.tolist()
-    return state

@@ -25,11 +25,15 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._version import __version__
+from .backend import to_numpy
+
+if TYPE_CHECKING:
+    from .train import TrainState
 
 __all__ = [
     "MODEL_FORMAT",
@@ -39,6 +43,8 @@ __all__ = [
     "read_archive",
     "model_arrays",
     "check_model",
+    "save_checkpoint",
+    "load_checkpoint",
 ]
 
 MODEL_FORMAT = "xpnet-model"
@@ -318,3 +324,153 @@ def check_model(path: Any, meta: dict, arrays: dict[str, np.ndarray]) -> tuple[l
     if arrays:
         raise _bad(path, f"unexpected arrays {sorted(arrays)} in a model file")
     return params, classes
+
+
+def save_checkpoint(
+    path: str | os.PathLike, state: TrainState, meta: dict, classes: np.ndarray
+) -> Path:
+    """Write a training checkpoint to ``path`` atomically; return the path.
+
+    Args:
+        path: target file.
+        state: the loop state; its arrays may live on any backend (copied to the host).
+        meta: the model's metadata (``layer_sizes``, ``dtype``, ``hyperparams``, the
+            seed, ...); the format and the loop state's fields are added after it.
+        classes: the class labels (NumPy, numbers or fixed-width strings).
+    """
+    arrays = model_arrays([(to_numpy(W), to_numpy(b)) for W, b in state.params])
+    if state.best_params is not None:
+        arrays.update(
+            model_arrays([(to_numpy(W), to_numpy(b)) for W, b in state.best_params], prefix="best.")
+        )
+    slot_names = {}
+    for slot, leaves in state.opt_state["slots"].items():
+        slot_names[slot] = len(leaves)
+        for i, leaf in enumerate(leaves):
+            arrays[f"opt.{slot}.{i}"] = to_numpy(leaf)
+    arrays["classes"] = classes
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        **meta,
+        "epoch": state.epoch,
+        "rng_state": _jsonable_rng_state(state.rng_state),
+        "history": state.history,
+        "best_score": state.best_score,
+        "no_improvement": state.no_improvement,
+        "stopped": state.stopped,
+        "opt_count": int(state.opt_state["count"]),
+        "opt_lr_scale": float(state.opt_state["lr_scale"]),
+        "opt_slots": slot_names,
+        "has_best": state.best_params is not None,
+    }
+    return write_archive(path, meta, arrays)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[TrainState, dict, np.ndarray | None]:
+    """Read and check a checkpoint written by ``save_checkpoint``.
+
+    Only the file itself is checked here (layer sizes, dtypes, finiteness, the
+    optimizer's slots, the loop state's types); whether it fits a given run is
+    for the caller to decide.
+
+    Returns:
+        ``(state, meta, classes)``: a ``TrainState`` of NumPy arrays, the metadata,
+        and the stored class labels (None when the file holds none).
+
+    Raises:
+        ValueError: naming the file and what is wrong with it.
+    """
+    from .train import TrainState
+
+    meta, arrays = read_archive(path, CHECKPOINT_FORMAT)
+    sizes = check_sizes(path, meta)
+    dtype = meta.get("dtype")
+    if dtype not in _FLOAT_DTYPES:
+        raise _bad(path, f"metadata 'dtype' must be one of {_FLOAT_DTYPES}, got {dtype!r}")
+    params = params_from_arrays(path, arrays, sizes, dtype)
+    best = (
+        params_from_arrays(path, arrays, sizes, dtype, prefix="best.")
+        if meta.get("has_best")
+        else None
+    )
+    classes = arrays.pop("classes", None)
+    slots = {}
+    opt_slots = meta.get("opt_slots", {})
+    if not isinstance(opt_slots, dict):
+        raise ValueError(f"{path}: metadata 'opt_slots' must be an object")
+    leaf_shapes = [a.shape for pair in params for a in pair]
+    for slot, count in opt_slots.items():
+        if count != len(leaf_shapes):
+            raise ValueError(
+                f"{path}: optimizer slot {slot!r} has {count} arrays, expected {len(leaf_shapes)}"
+            )
+        leaves = []
+        for i in range(count):
+            leaf = arrays.pop(f"opt.{slot}.{i}", None)
+            if leaf is None or leaf.shape != leaf_shapes[i] or not np.all(np.isfinite(leaf)):
+                raise ValueError(f"{path}: optimizer array opt.{slot}.{i} is missing or damaged")
+            leaves.append(leaf)
+        slots[slot] = leaves
+    epoch = meta.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise ValueError(f"{path}: metadata 'epoch' must be an int >= 0")
+    history = meta.get("history")
+    if not isinstance(history, dict) or not all(
+        isinstance(column, list)
+        and len(column) == epoch
+        and all(isinstance(v, (int, float)) for v in column)
+        for column in history.values()
+    ):
+        raise ValueError(f"{path}: metadata 'history' must map names to lists of {epoch} numbers")
+    _check_loop_meta(path, meta)
+    state = TrainState(
+        params=params,
+        opt_state={
+            "count": int(meta.get("opt_count", 0)),
+            "lr_scale": float(meta.get("opt_lr_scale", 1.0)),
+            "slots": slots,
+        },
+        epoch=epoch,
+        rng_state=meta.get("rng_state"),
+        history=history,
+        best_params=best,
+        best_score=meta.get("best_score"),
+        no_improvement=int(meta.get("no_improvement", 0)),
+        stopped=str(meta.get("stopped", "")),
+    )
+    return state, meta, classes
+
+
+def _check_loop_meta(path: Any, meta: dict) -> None:
+    """The loop-state fields of a checkpoint's metadata, or ValueError naming the file."""
+    count = meta.get("opt_count", 0)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"{path}: metadata 'opt_count' must be an int >= 0")
+    scale = meta.get("opt_lr_scale", 1.0)
+    if not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"{path}: metadata 'opt_lr_scale' must be a finite number > 0")
+    best = meta.get("best_score")
+    if best is not None and (not isinstance(best, (int, float)) or not math.isfinite(best)):
+        raise ValueError(f"{path}: metadata 'best_score' must be a finite number or null")
+    patience = meta.get("no_improvement", 0)
+    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+        raise ValueError(f"{path}: metadata 'no_improvement' must be an int >= 0")
+    rng_state = meta.get("rng_state")
+    try:
+        np.random.default_rng(0).bit_generator.state = rng_state
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(
+            f"{path}: metadata 'rng_state' is not a valid generator state ({e})"
+        ) from e
+
+
+def _jsonable_rng_state(state: Any) -> Any:
+    """The bit generator state as JSON (ints and strings only; numpy ints converted)."""
+    if isinstance(state, dict):
+        return {k: _jsonable_rng_state(v) for k, v in state.items()}
+    if isinstance(state, np.integer):
+        return int(state)
+    if isinstance(state, np.ndarray):
+        return state.tolist()
+    return state
