@@ -308,3 +308,18 @@ def test_warm_start_continues_like_one_longer_fit(digits):
     assert loaded.n_iter_ == 6 + 2
     # it went on from the trained weights: its first epoch is far below a fresh first epoch
     assert loaded.loss_curve_[0] < 0.5 * once.loss_curve_[0]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_found_in_any_row_of_a_large_input(bad):
+    """The finiteness check runs block by block; a bad value past the first blocks counts."""
+    X = np.zeros((20_000, 3))
+    X[17_345, 2] = bad
+    y = np.arange(20_000) % 2
+    with pytest.raises(ValueError, match="X.*(NaN|inf)"):
+        xpnet.MLPClassifier(max_iter=1, backend="numpy").fit(X, y)
+    X[17_345, 2] = 0.0
+    clf = xpnet.MLPClassifier(hidden_layer_sizes=(2,), max_iter=1, backend="numpy").fit(X, y)
+    X[-1, 0] = bad
+    with pytest.raises(ValueError, match="X.*(NaN|inf)"):
+        clf.predict(X)

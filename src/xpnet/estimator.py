@@ -327,7 +327,7 @@ class MLPClassifier:
                 )
             if dtype.kind == "b":
                 X = X.astype(np.float64)
-            finite = bool(np.isfinite(X).all()) if dtype.kind == "f" else True
+            finite = _all_finite_host(X) if dtype.kind == "f" else True
         else:
             if not (
                 xp.isdtype(dtype, "real floating")
@@ -1099,6 +1099,12 @@ def _check_history_columns(path: Any, history: dict, validation: Any, evals: Map
             f"{path}: checkpoint's history has columns {sorted(history)}, this run records "
             f"{sorted(expected)}; resume with the same eval_sets, or pass resume=False"
         )
+
+
+def _all_finite_host(X: np.ndarray, rows: int = 8192) -> bool:
+    """True when no element of X is NaN or inf; checked in blocks of rows, so the
+    boolean mask never takes more than a block's memory."""
+    return all(bool(np.isfinite(X[i : i + rows]).all()) for i in range(0, X.shape[0], rows))
 
 
 def _choice(value: Any, options: tuple, name: str) -> None:
