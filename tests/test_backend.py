@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -81,7 +83,7 @@ def test_backend_passes_through():
 
 @pytest.mark.parametrize(
     "spec",
-    ["tensorflow", "jax", "", "numpy:cuda", "torch:tpu", "cupy:x", "cupy:-1", "torch:cuda:y"],
+    ["tensorflow", "jax:tpu", "", "numpy:cuda", "torch:tpu", "cupy:x", "cupy:-1", "torch:cuda:y"],
 )
 def test_unknown_or_malformed_spec_is_a_value_error(spec):
     with pytest.raises(ValueError, match="backend"):
@@ -158,7 +160,15 @@ def test_cupy_without_a_driver_says_why():
 
 def test_available_backends_reports_true_or_a_reason():
     table = xpnet.available_backends()
-    assert set(table) == {"numpy", "cupy", "torch:cpu", "torch:cuda", "array_api_strict"}
+    assert set(table) == {
+        "numpy",
+        "cupy",
+        "torch:cpu",
+        "torch:cuda",
+        "jax:cpu",
+        "jax:gpu",
+        "array_api_strict",
+    }
     assert table["numpy"] is True
     for name, status in table.items():
         assert status is True or (isinstance(status, str) and status), name
@@ -196,6 +206,8 @@ def test_missing_cupy_says_how_to_install(monkeypatch):
                 xpnet.get_backend("cupy")
             assert "cuda12" in str(info.value)  # names the extra to install
             monkeypatch.delenv("XPNET_BACKEND", raising=False)
+            # as on a machine with a driver, so that auto probes the libraries
+            patch.setattr(backend_module, "nvidia_driver_present", lambda: True)
             if not _cuda_usable_by_torch():  # auto falls back to numpy, saying why
                 b = xpnet.get_backend("auto")
                 assert b.name == "numpy" and "cupy: not importable" in b.note
@@ -210,13 +222,32 @@ def test_auto_is_numpy_without_a_gpu_and_says_why(monkeypatch):
     if _any_gpu():
         pytest.skip("a CUDA device is usable here, so auto picks it")
     monkeypatch.delenv("XPNET_BACKEND", raising=False)
+    # as on a machine with a driver but no usable device: every library is probed
+    monkeypatch.setattr(backend_module, "nvidia_driver_present", lambda: True)
     for spec in ("auto", None, "AUTO"):
         b = xpnet.get_backend(spec)
         assert b.name == "numpy"
         assert "no usable GPU backend" in b.note
-        assert "cupy" in b.note and "torch" in b.note
+        assert "cupy" in b.note and "torch" in b.note and "jax" in b.note
     if importlib.util.find_spec("cupy") is not None:
         assert xpnet.available_backends()["cupy"] in xpnet.get_backend("auto").note
+
+
+def test_auto_without_a_driver_imports_no_gpu_library():
+    if backend_module.nvidia_driver_present():
+        pytest.skip("this machine has an NVIDIA driver")
+    code = (
+        "import sys, xpnet; b = xpnet.get_backend('auto'); "
+        "print(b.name, [m for m in ('cupy', 'torch', 'jax') if m in sys.modules]); print(b.note)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XPNET_BACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    first, note = out.stdout.splitlines()[:2]
+    assert first == "numpy []"
+    assert "no NVIDIA driver" in note
 
 
 def test_auto_picks_the_gpu_when_there_is_one(monkeypatch):

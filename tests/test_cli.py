@@ -411,10 +411,10 @@ def test_check_prints_an_agreement_table_and_exits_0():
 def test_check_exits_nonzero_when_a_gradient_is_wrong(monkeypatch):
     right = functional.ACTIVATIONS["tanh"]
 
-    def wrong_backprop(grad_out, pre, post, xp):
-        return 1.01 * right.backprop(grad_out, pre, post, xp)  # 1 % off
+    def wrong_derivative(h_a, h_s, xp):
+        return 1.01 * right.derivative(h_a, h_s, xp)  # 1 % off
 
-    monkeypatch.setitem(functional.ACTIVATIONS, "tanh", right._replace(backprop=wrong_backprop))
+    monkeypatch.setitem(functional.ACTIVATIONS, "tanh", right._replace(derivative=wrong_derivative))
     code, stdout, _ = run(["check", "--backends", "numpy"])
     assert code != 0
     verdicts = {

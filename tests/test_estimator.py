@@ -12,7 +12,10 @@ import pytest
 
 import xpnet
 from xpnet import datasets
-from xpnet.train import EpochData, TrainState, train
+from xpnet.functional import get_activation
+from xpnet.losses import CROSS_ENTROPY
+from xpnet.step import StepSpec, build_step
+from xpnet.train import Callbacks, EpochData, TrainConfig, TrainState, train
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_twenty_float64_steps_agree_with_numpy(backend, digits, solver):
     )
     ref = xpnet.MLPClassifier(backend="numpy", **kw).fit(X, y)
     clf = xpnet.MLPClassifier(backend=backend, **kw).fit(X, y)
-    assert clf._opt_state["count"] == 20
+    assert clf._opt_state.count == 20
     for (W, b), (W_ref, b_ref) in zip(
         _params_np(clf.params_), _params_np(ref.params_), strict=True
     ):
@@ -164,21 +167,19 @@ def test_early_stopping_restores_the_best_parameters(digits):
         seen[state.epoch] = state.params
 
     opt = xpnet.optim.sgd(0.05, momentum=0.9)
+    spec = StepSpec(CROSS_ENTROPY, get_activation("relu"), opt, (0.0, 0.0), (0.0, 0.0))
+    config = TrainConfig(
+        spec, batch_size=50, max_epochs=30, early_stopping=True, n_iter_no_change=3
+    )
     state = train(
         TrainState(params=params, opt_state=opt.init(params)),
         EpochData(Xtr, ytr),
-        activation="relu",
-        optimizer=opt,
-        l1s=(0.0, 0.0),
-        l2s=(0.0, 0.0),
-        batch_size=50,
-        max_epochs=30,
+        config,
+        build_step(spec, b),
         rng=np.random.default_rng(0),
         backend=b,
         validation=EpochData(X[600:900], y_val),
-        early_stopping=True,
-        n_iter_no_change=3,
-        on_checkpoint=remember,
+        callbacks=Callbacks(on_checkpoint=remember),
     )
     scores = [1.0 - e for e in state.history["val_error"]]
     assert scores[-1] < max(scores)  # the score did drop
@@ -281,7 +282,9 @@ def test_invscaling_follows_scikit_learns_rule(digits):
         backend="numpy",
     ).fit(X, y)
     n = X.shape[0]
-    expected = [0.1, 0.1 / n**0.5, 0.1 / (2 * n) ** 0.5]  # eta_0 / t^power_t, t = samples seen
+    # scikit-learn's SGDOptimizer.iteration_ends: eta = eta_0 / (t + 1)^power_t after each
+    # epoch, t = samples seen so far
+    expected = [0.1, 0.1 / (n + 1) ** 0.5, 0.1 / (2 * n + 1) ** 0.5]
     np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-12)
 
 

@@ -50,7 +50,7 @@ def _run(backend, dtype, opt, host_params, host_grads):
             assert p.dtype == backend.dtype(dtype)
         params = new_params
         history.append([to_np(p).astype(np.float64) for p in _leaves(params)])
-    assert state["count"] == len(host_grads)
+    assert state.count == len(host_grads)
     return history
 
 
@@ -131,12 +131,12 @@ def test_lr_scale_multiplies_the_step(backend):
     host_params, host_grads = _host_problem(5)
     opt = optim.sgd(learning_rate=0.1)
     params = _to(backend, host_params, "float64")
-    state = dict(opt.init(params), lr_scale=0.5)
+    state = optim.scale_learning_rate(opt.init(params), 0.5)
     assert optim.current_learning_rate(opt, state) == pytest.approx(0.05)
     new, state = opt.update(_to(backend, host_grads[0], "float64"), state, params)
     expected = host_params[0][0] - 0.05 * host_grads[0][0][0]
     np.testing.assert_allclose(to_np(new[0][0]), expected, rtol=1e-13)
-    assert state["lr_scale"] == 0.5
+    assert state.lr_scale == 0.5
 
 
 # ----------------------------------------------------------------------------- Adam

@@ -39,8 +39,9 @@ EVAL = {"test": (X[:150], Y[:150])}
 CONFIGS = {
     "sgd-momentum": dict(solver="sgd", momentum=0.9, learning_rate_init=0.05),
     "adam": dict(solver="adam", learning_rate_init=3e-3),
-    # patience 4 with an unreachable tol: stops at epoch 5, so the resumed run (from
-    # epoch 3) must carry on the patience counter and the best parameters
+    # patience 3 with an unreachable tol: the counter exceeds it at epoch 5 (scikit-learn's
+    # rule), so the resumed run (from epoch 3) must carry on the patience counter and the
+    # best parameters
     "early-stopping": dict(
         solver="sgd",
         momentum=0.9,
@@ -48,7 +49,7 @@ CONFIGS = {
         power_t=0.25,
         early_stopping=True,
         validation_fraction=0.2,
-        n_iter_no_change=4,
+        n_iter_no_change=3,
         tol=0.5,
     ),
 }

@@ -109,7 +109,7 @@ def spy_train(monkeypatch):
     calls = []
     real_train = est_module.train
 
-    def spy(state, train_data, **kw):
+    def spy(state, train_data, *args, **kw):
         calls.append(
             {
                 "train": train_data.on_host,
@@ -117,7 +117,7 @@ def spy_train(monkeypatch):
                 **{name: data.on_host for name, data in (kw["eval_sets"] or {}).items()},
             }
         )
-        return real_train(state, train_data, **kw)
+        return real_train(state, train_data, *args, **kw)
 
     monkeypatch.setattr(est_module, "train", spy)
     return calls

@@ -257,7 +257,7 @@ CASES: list[Case] = [
     _param("activation", "swish"),
     _param("activation", 3, TypeError),
     _param("solver", "lbfgs"),
-    _param("learning_rate", "adaptive"),
+    _param("learning_rate", "optimal"),
     _param("dtype", "float16"),
     _param("on_divergence", "ignore"),
     _param("backend", "tensorflow"),

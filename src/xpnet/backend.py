@@ -6,10 +6,14 @@ here, or reads them off the arrays it is given.
 
 Specs (see ``get_backend``): ``"auto"``, ``"numpy"``, ``"cupy"`` / ``"cupy:N"``,
 ``"torch"`` / ``"torch:cpu"`` / ``"torch:cuda"`` / ``"torch:cuda:N"``,
-``"array_api_strict"``, a module, an array, or a ``Backend``.
+``"jax"`` / ``"jax:cpu"`` / ``"jax:gpu"`` / ``"jax:cuda:N"``,
+``"array_api_strict"`` (or ``"array_api_strict:device1"``, ...), a module, an
+array, or a ``Backend``. A backend's ``name`` is a spec again:
+``get_backend(b.name).name == b.name``.
 
-Importing this module imports no optional backend: CuPy and PyTorch are
-imported only when a spec asks for them (``"auto"`` probes them).
+Importing this module imports no optional backend: CuPy, PyTorch and JAX are
+imported only when a spec asks for them; ``"auto"`` probes the GPU ones only
+when an NVIDIA driver is present.
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ __all__ = [
 ]
 
 #: The backend libraries xpnet knows by name, in the order ``"auto"`` tries the GPU ones.
-BACKEND_NAMES = ("numpy", "cupy", "torch", "array_api_strict")
+BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 
 INSTALL_HINTS = {
     "numpy": "pip install numpy",
     "cupy": 'pip install "xpnet[cuda12]" (CUDA 12 driver) or "xpnet[cuda13]" (CUDA 13 driver), '
     "on a machine with an NVIDIA GPU and driver",
     "torch": 'pip install "xpnet[torch]" (for a GPU, the CUDA build from pytorch.org)',
+    "jax": 'pip install -e ".[jax]" (the CPU build; for a GPU, "jax[cuda12]")',
     "array_api_strict": 'pip install "xpnet[strict]"',
 }
 
@@ -52,6 +57,7 @@ _ALIASES = {
     "cp": "cupy",
     "torch": "torch",
     "pytorch": "torch",
+    "jax": "jax",
     "array_api_strict": "array_api_strict",
     "array-api-strict": "array_api_strict",
     "strict": "array_api_strict",
@@ -86,7 +92,45 @@ class Backend:
     @property
     def is_gpu(self) -> bool:
         """True when arrays live on a CUDA device."""
-        return self.library == "cupy" or self.name.startswith("torch:cuda")
+        return self.library == "cupy" or self.name.startswith(("torch:cuda", "jax:cuda"))
+
+    # ------------------------------------------------------------------ compiling the step
+
+    def compile_mode(self, mode: Any = "auto") -> str:
+        """``"none"`` or ``"jit"``: what ``compile=mode`` means on this backend.
+
+        Raises:
+            ValueError: an unknown mode, or ``"jit"`` where the backend cannot compile.
+        """
+        from . import compile as _compile
+
+        return _compile.resolve_mode(self.library, mode)
+
+    def compile_step(self, fn: Any, donate_argnums: tuple[int, ...] = ()) -> Any:
+        """``fn`` captured by this backend's compiler (``jax.jit``, ``torch.compile``)."""
+        from . import compile as _compile
+
+        return _compile.jit(self.library, fn, donate_argnums)
+
+    def compile_epoch(self, step: Any, has_weights: bool) -> Any:
+        """An epoch of equal minibatches as one compiled loop (JAX only; see ``compile.scan_epoch``)."""
+        from . import compile as _compile
+
+        if self.library != "jax":
+            raise ValueError(f"compile_epoch: {self.name} has no compiled loop")
+        return _compile.scan_epoch(step, has_weights)
+
+    def copy_tree(self, tree: Any) -> Any:
+        """A copy of the arrays of ``tree`` where compiled steps donate their buffers."""
+        from . import compile as _compile
+
+        return _compile.copy_tree(self.library, tree)
+
+    def state_arrays(self, opt_state: Any, dtype: Any) -> Any:
+        """The optimizer state with its count and learning-rate scale as 0-d device arrays."""
+        from . import compile as _compile
+
+        return _compile.to_state_arrays(self.library, opt_state, self.device, dtype)
 
     def asarray(self, x: Any, dtype: Any = None) -> Any:
         """Move ``x`` (host data or another backend's array) here, as ``dtype``.
@@ -112,6 +156,21 @@ class Backend:
             # ascontiguousarray turns a 0-d array into shape (1,): restore the shape
             t = torch.from_numpy(np.ascontiguousarray(host).reshape(host.shape))
             return t.to(device=self.device, dtype=dt)
+        if self.library == "jax":
+            import jax
+
+            if dt is None and host.dtype.kind in "iu" and host.dtype.itemsize == 8:
+                # 64-bit integers need jax_enable_x64: labels and indices fit in 32 bits
+                if not _jax_x64() and host.size and (host.max() >= 2**31 or host.min() < -(2**31)):
+                    raise ValueError(
+                        f"cannot move integers beyond the int32 range to {self.name} without "
+                        "jax_enable_x64 (set JAX_ENABLE_X64=1)"
+                    )
+                dt = np.int64 if _jax_x64() else np.int32
+                host = host.astype(dt)
+            elif dt is None and host.dtype == np.float64 and not _jax_x64():
+                raise ValueError(_X64_MESSAGE.format(name=self.name))
+            return jax.device_put(host if dt is None else host.astype(dt, copy=False), self.device)
         if host.dtype.kind not in "biuf":
             raise TypeError(f"cannot move an array of dtype {host.dtype} to {self.name}")
         arr = xp.asarray(host, device=self.device)
@@ -119,15 +178,17 @@ class Backend:
 
     def dtype(self, dtype: Any) -> Any:
         """This namespace's dtype for a name like ``"float32"`` (or a dtype object)."""
+        if isinstance(dtype, np.dtype) or (
+            isinstance(dtype, type) and issubclass(dtype, np.generic)
+        ):
+            dtype = np.dtype(dtype).name
         if isinstance(dtype, str):
+            if self.library == "jax" and dtype in ("float64", "int64", "uint64") and not _jax_x64():
+                raise ValueError(_X64_MESSAGE.format(name=self.name).replace("float64", dtype))
             try:
                 return getattr(self.xp, dtype)
             except AttributeError:
                 raise ValueError(f"dtype: unknown dtype name {dtype!r} for {self.name}") from None
-        if isinstance(dtype, np.dtype) or (
-            isinstance(dtype, type) and issubclass(dtype, np.generic)
-        ):
-            return getattr(self.xp, np.dtype(dtype).name)
         return dtype
 
     def sync(self) -> None:
@@ -136,6 +197,11 @@ class Backend:
             import cupy
 
             cupy.cuda.Device(self.device.id).synchronize()
+        elif self.library == "jax":
+            import jax
+
+            # work runs in order on a device: waiting for a new result waits for the rest
+            jax.block_until_ready(jax.device_put(0.0, self.device) + 0.0)
         elif self.is_gpu:
             import torch
 
@@ -149,6 +215,13 @@ class Backend:
 
                 with cupy.cuda.Device(self.device.id):
                     return int(cupy.cuda.runtime.memGetInfo()[0])
+            if self.library == "jax":
+                if not self.is_gpu:
+                    return None
+                stats = self.device.memory_stats() or {}
+                if "bytes_limit" not in stats:
+                    return None
+                return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
             if self.is_gpu:
                 import torch
 
@@ -195,6 +268,8 @@ class Backend:
 
                 props = cupy.cuda.runtime.getDeviceProperties(self.device.id)
                 detail = f" ({props['name'].decode()}, {props['totalGlobalMem'] / 2**30:.1f} GiB)"
+            elif self.library == "jax":
+                detail = f" ({self.device.device_kind})" if self.is_gpu else ""
             elif self.is_gpu:
                 import torch
 
@@ -211,7 +286,7 @@ def _same_place(x: Any, b: Backend) -> bool:
     lib = _library_of_array(x)
     if lib != b.library:
         return False
-    if lib in ("numpy", "array_api_strict"):
+    if lib == "numpy":
         return True
     return array_api_compat.device(x) == b.device
 
@@ -223,6 +298,8 @@ def _library_of_array(x: Any) -> str:
         return "cupy"
     if array_api_compat.is_torch_array(x):
         return "torch"
+    if array_api_compat.is_jax_array(x):
+        return "jax"
     mod = type(x).__module__.split(".")[0]
     return mod
 
@@ -318,8 +395,66 @@ def _torch_backend(kind: str, index: int | None) -> Backend:
     return Backend(f"torch:cuda:{idx}", xtorch, dev, "torch")
 
 
+_X64_MESSAGE = (
+    "dtype: {name} holds float64 only with 64-bit mode on: set the environment variable "
+    "JAX_ENABLE_X64=1 before starting Python, or call "
+    "jax.config.update('jax_enable_x64', True) before creating any array; or use "
+    "dtype='float32'"
+)
+
+
+def _jax_x64() -> bool:
+    """Whether JAX's 64-bit mode is on (JAX is imported by then)."""
+    import jax
+
+    return bool(jax.config.read("jax_enable_x64"))
+
+
+def _import_jax():
+    try:
+        import jax
+    except Exception as e:
+        raise BackendUnavailableError(
+            f"jax: not importable ({type(e).__name__}: {e}); install with {INSTALL_HINTS['jax']}"
+        ) from e
+    return jax
+
+
+def _jax_name(dev: Any) -> str:
+    if dev.platform == "cpu":
+        return "jax:cpu" if dev.id == 0 else f"jax:cpu:{dev.id}"
+    platform = "cuda" if dev.platform in ("gpu", "cuda") else dev.platform
+    return f"jax:{platform}:{dev.id}"
+
+
 @functools.cache
-def _strict_backend() -> Backend:
+def _jax_backend(platform: str | None, index: int | None) -> Backend:
+    """JAX on its default device (platform None), on the CPU, or on GPU ``index``."""
+    jax = _import_jax()
+    try:
+        devices = jax.devices() if platform is None else jax.devices(platform)
+    except RuntimeError as e:  # no such platform in this jaxlib
+        what = "a GPU" if platform in ("gpu", "cuda") else platform
+        raise BackendUnavailableError(
+            f"jax:{platform}: this JAX has no {what} ({e}); install a CUDA build of JAX "
+            '(pip install "jax[cuda12]") on a machine with an NVIDIA GPU'
+        ) from e
+    idx = 0 if index is None else index
+    if not 0 <= idx < len(devices):
+        raise BackendUnavailableError(
+            f"jax:{platform}:{idx}: no such device; {len(devices)} device(s) visible"
+        )
+    dev = devices[idx]
+    import jax.numpy as jnp
+
+    return Backend(_jax_name(dev), jnp, dev, "jax")
+
+
+_STRICT_DEVICE_NAMES = ("CPU_DEVICE", "device1", "device2")
+
+
+@functools.cache
+def _strict_backend(device_name: str | None = None) -> Backend:
     try:
         import array_api_strict
     except Exception as e:
@@ -327,8 +462,48 @@ def _strict_backend() -> Backend:
             f"array_api_strict: not importable ({type(e).__name__}: {e}); "
             f"install with {INSTALL_HINTS['array_api_strict']}"
         ) from e
-    dev = array_api_strict.asarray(0).device
-    return Backend("array_api_strict", array_api_strict, dev, "array_api_strict")
+    if device_name is None or device_name.upper() == "CPU_DEVICE":
+        return Backend(
+            "array_api_strict",
+            array_api_strict,
+            array_api_strict.asarray(0).device,
+            "array_api_strict",
+        )
+    known = {d.lower(): d for d in _STRICT_DEVICE_NAMES}
+    if device_name.lower() not in known:
+        raise ValueError(
+            f"backend: array_api_strict has devices {', '.join(_STRICT_DEVICE_NAMES)}, "
+            f"got {device_name!r}"
+        )
+    name = known[device_name.lower()]
+    dev = array_api_strict.Device(name)
+    return Backend(f"array_api_strict:{name}", array_api_strict, dev, "array_api_strict")
+
+
+def _strict_device_name(dev: Any) -> str | None:
+    import array_api_strict
+
+    for name in _STRICT_DEVICE_NAMES:
+        if dev == array_api_strict.Device(name):
+            return None if name == "CPU_DEVICE" else name
+    return None
+
+
+def nvidia_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver, found without importing any GPU library.
+
+    Looks for the kernel driver (``/proc/driver/nvidia``, ``/dev/nvidia*``) and the
+    user-space driver library (``libcuda``), as WSL exposes only the latter.
+    """
+    if os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl"):
+        return True
+    if os.path.exists("/usr/lib/wsl/lib/libcuda.so.1"):
+        return True
+    if sys.platform == "win32":
+        import ctypes.util
+
+        return ctypes.util.find_library("nvcuda") is not None
+    return False
 
 
 def _auto() -> Backend:
@@ -336,8 +511,19 @@ def _auto() -> Backend:
     if env and env.lower() != "auto":
         b = get_backend(env)
         return _with_note(b, f"XPNET_BACKEND={env}")
+    if not nvidia_driver_present():
+        b = _numpy_backend()
+        return _with_note(
+            b,
+            "auto: no NVIDIA driver on this machine (CuPy, PyTorch and JAX not probed); using numpy",
+        )
     reasons = []
-    for probe in (lambda: _cupy_backend(None), lambda: _torch_backend("cuda", None)):
+    probes = (
+        lambda: _cupy_backend(None),
+        lambda: _torch_backend("cuda", None),
+        lambda: _jax_backend("gpu", None),
+    )
+    for probe in probes:
         try:
             b = probe()
             return _with_note(b, "auto: " + "; ".join(reasons + [f"picked {b.name}"]))
@@ -367,19 +553,29 @@ def _from_string(spec: str) -> Backend:
         return _auto()
     head, _, rest = text.partition(":")
     lib = _ALIASES.get(head)
+    if lib is None and spec.strip() in _OTHER_BACKENDS:
+        return _OTHER_BACKENDS[spec.strip()]
     if lib is None:
         raise ValueError(
             f"backend: unknown backend {spec!r}; expected 'auto', 'numpy', 'cupy[:N]', "
-            "'torch[:cpu|:cuda[:N]]' or 'array_api_strict'"
+            "'torch[:cpu|:cuda[:N]]', 'jax[:cpu|:gpu|:cuda:N]' or 'array_api_strict[:DEVICE]'"
         )
     if lib == "numpy":
         if rest not in ("", "cpu"):
             raise ValueError(f"backend: numpy runs on the CPU only, got {spec!r}")
         return _numpy_backend()
     if lib == "array_api_strict":
-        if rest:
-            raise ValueError(f"backend: array_api_strict takes no device, got {spec!r}")
-        return _strict_backend()
+        # device names are case-sensitive in array_api_strict: take them from the spec as given
+        return _strict_backend(spec.strip().partition(":")[2] or None)
+    if lib == "jax":
+        if rest == "":
+            return _jax_backend(None, None)
+        kind, _, idx = rest.partition(":")
+        if kind == "cpu":
+            return _jax_backend("cpu", _parse_index(idx, spec) if idx else None)
+        if kind in ("gpu", "cuda"):
+            return _jax_backend("gpu", _parse_index(idx, spec) if idx else None)
+        raise ValueError(f"backend: jax device must be 'cpu', 'gpu' or 'cuda[:N]', got {spec!r}")
     if lib == "cupy":
         return _cupy_backend(_parse_index(rest, spec) if rest else None)
     # torch
@@ -397,10 +593,15 @@ def _from_string(spec: str) -> Backend:
     return _torch_backend("cuda", _parse_index(idx, spec) if idx else None)
 
 
+#: Backends of other array-API libraries met through a module or an array, by name,
+#: so that their names resolve again in this process.
+_OTHER_BACKENDS: dict[str, Backend] = {}
+
+
 def _from_module(mod: ModuleType) -> Backend:
     name = mod.__name__
     base = name.removeprefix("array_api_compat.").split(".")[0]
-    if base in ("numpy", "cupy", "torch", "array_api_strict"):
+    if base in ("numpy", "cupy", "torch", "jax", "array_api_strict"):
         return _from_string(
             base if base != "torch" else "torch:cpu" if not _torch_cuda_ok() else "torch"
         )
@@ -430,7 +631,9 @@ def _from_array(x: Any) -> Backend:
     if lib == "numpy":
         return _numpy_backend()
     if lib == "array_api_strict":
-        return _strict_backend()
+        return _strict_backend(_strict_device_name(dev))
+    if lib == "jax":
+        return _jax_from_device(dev)
     if lib == "cupy":
         return _cupy_backend(int(dev.id))
     if lib == "torch":
@@ -438,8 +641,18 @@ def _from_array(x: Any) -> Backend:
             return _torch_backend("cpu", None)
         if dev.type == "cuda":
             return _torch_backend("cuda", dev.index or 0)
-        return Backend(f"torch:{dev}", xp, dev, "torch")
-    return Backend(f"{lib}:{dev}", xp, dev, lib)
+        return _register(Backend(f"torch:{dev}", xp, dev, "torch"))
+    return _register(Backend(f"{lib}:{dev}", xp, dev, lib))
+
+
+def _register(b: Backend) -> Backend:
+    return _OTHER_BACKENDS.setdefault(b.name, b)
+
+
+def _jax_from_device(dev: Any) -> Backend:
+    if dev.platform == "cpu":
+        return _jax_backend("cpu", dev.id)
+    return _jax_backend("gpu", dev.id)
 
 
 def get_backend(spec: Any = "auto") -> Backend:
@@ -447,11 +660,18 @@ def get_backend(spec: Any = "auto") -> Backend:
 
     Args:
         spec: ``"auto"`` (CuPy if a CUDA device is usable, else PyTorch on
-            CUDA, else NumPy; ``XPNET_BACKEND`` overrides it), ``"numpy"``,
-            ``"cupy"`` / ``"cupy:N"``, ``"torch"`` (CUDA if available, else CPU) /
-            ``"torch:cpu"`` / ``"torch:cuda[:N]"``, ``"array_api_strict"``, a
-            module (``numpy``, ``torch``, an array-api-compat namespace, ...), an
-            array (its namespace and device), or a ``Backend``.
+            CUDA, else JAX on a GPU, else NumPy; on a machine with no NVIDIA
+            driver it answers without importing any of them; ``XPNET_BACKEND``
+            overrides it), ``"numpy"``, ``"cupy"`` / ``"cupy:N"``, ``"torch"``
+            (CUDA if available, else CPU) / ``"torch:cpu"`` / ``"torch:cuda[:N]"``,
+            ``"jax"`` (its default device) / ``"jax:cpu"`` / ``"jax:gpu"`` (=
+            ``"jax:cuda:0"``) / ``"jax:cuda:N"``, ``"array_api_strict"`` /
+            ``"array_api_strict:device1"``, a module (``numpy``, ``torch``,
+            ``jax.numpy``, an array-api-compat namespace, ...), an array (its
+            namespace and device), or a ``Backend``. The result's ``name`` is
+            canonical (``"numpy"``, ``"cupy:0"``, ``"torch:cpu"``,
+            ``"torch:cuda:0"``, ``"jax:cpu"``, ``"jax:cuda:0"``,
+            ``"array_api_strict"``, ...) and resolves to the same backend again.
 
     Raises:
         ValueError: unknown name or malformed spec.
@@ -482,10 +702,19 @@ def get_backend(spec: Any = "auto") -> Backend:
 def available_backends() -> dict[str, bool | str]:
     """Map each backend name to True, or to the reason it cannot be used here.
 
-    Keys: ``numpy``, ``cupy``, ``torch:cpu``, ``torch:cuda``, ``array_api_strict``.
+    Keys: ``numpy``, ``cupy``, ``torch:cpu``, ``torch:cuda``, ``jax:cpu``,
+    ``jax:gpu``, ``array_api_strict``. This imports each library to probe it.
     """
     out: dict[str, bool | str] = {}
-    for name in ("numpy", "cupy", "torch:cpu", "torch:cuda", "array_api_strict"):
+    for name in (
+        "numpy",
+        "cupy",
+        "torch:cpu",
+        "torch:cuda",
+        "jax:cpu",
+        "jax:gpu",
+        "array_api_strict",
+    ):
         try:
             get_backend(name)
             out[name] = True
@@ -541,7 +770,9 @@ def backend_of(xp: Any, device: Any = None) -> Backend:
     if base == "numpy":
         return _numpy_backend()
     if base == "array_api_strict":
-        return _strict_backend()
+        return _strict_backend(None if device is None else _strict_device_name(device))
+    if base == "jax":
+        return _jax_backend(None, None) if device is None else _jax_from_device(device)
     if base == "cupy":
         return _cupy_backend(None if device is None else int(getattr(device, "id", device)))
     if base == "torch":

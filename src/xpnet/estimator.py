@@ -11,6 +11,7 @@ scikit-learn itself is not imported by this module.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import numbers
@@ -26,15 +27,26 @@ from . import io as _io
 from . import optim
 from ._version import __version__
 from .backend import Backend, BackendUnavailableError, get_backend, host_rng, to_numpy
+from .compile import COMPILE_MODES
 from .functional import ACTIVATION_NAMES, get_activation
+from .losses import CROSS_ENTROPY
 from .mlp import forward, init_params, layer_sizes
 from .regularizers import per_layer
-from .train import DivergenceError, EpochData, TrainState, history_keys, train
+from .step import StepSpec, build_step
+from .train import (
+    Callbacks,
+    DivergenceError,
+    EpochData,
+    TrainConfig,
+    TrainState,
+    check_history,
+    train,
+)
 
 __all__ = ["MLPClassifier", "NotFittedError"]
 
 _SOLVERS = ("sgd", "adam")
-_SCHEDULES = ("constant", "invscaling")
+_SCHEDULES = ("constant", "invscaling", "adaptive")
 _DTYPES = ("float32", "float64")
 _PREDICT_CHUNK = 8192
 # Data use at most this fraction of the device's free memory; beyond it minibatches stream.
@@ -54,8 +66,10 @@ class MLPClassifier:
             ``sigmoid`` (``logistic``), ``softplus``, ``abs``, ``identity``.
         solver: ``"sgd"`` (seed 2.6 with momentum) or ``"adam"``.
         learning_rate_init: initial step size.
-        learning_rate: ``"constant"`` or ``"invscaling"`` (sgd: after each epoch
-            the rate is ``learning_rate_init / t ** power_t``, t = samples seen).
+        learning_rate: ``"constant"``, ``"invscaling"`` (sgd: after each epoch
+            the rate is ``learning_rate_init / (t + 1) ** power_t``, t = samples
+            seen) or ``"adaptive"`` (sgd: divided by 5 each time the patience
+            runs out, until it is below 1e-6), as in scikit-learn.
         momentum: sgd momentum in [0, 1).
         nesterovs_momentum: use Nesterov's momentum (sgd).
         batch_size: minibatch size (an int, or ``"auto"`` = min(200, n_samples)).
@@ -73,7 +87,12 @@ class MLPClassifier:
         l1, l2: elastic-net strengths (seed 2.18), one float or one per weight matrix.
         backend: where to train: ``"auto"``, ``"numpy"``, ``"cupy"``, ``"torch"``,
             ``"torch:cpu"``, ``"array_api_strict"``, ... (see ``xpnet.get_backend``).
-        dtype: ``"float32"`` (default) or ``"float64"``.
+        dtype: ``"float32"`` (default) or ``"float64"`` (on JAX, float64 needs
+            ``JAX_ENABLE_X64=1``).
+        compile: ``"auto"`` (on JAX: the step under ``jax.jit`` and each epoch's
+            full-size minibatches as one compiled loop; eager elsewhere),
+            ``"none"`` (eager everywhere) or ``"jit"`` (``jax.jit`` on JAX,
+            ``torch.compile`` on PyTorch; a ``ValueError`` on other backends).
         allow_tf32: allow TF32 tensor-core matmuls on CUDA (faster, less exact).
         on_divergence: ``"raise"`` (``DivergenceError``) or ``"halve_lr"``.
         random_state: int seed for initial weights, shuffling and the
@@ -111,6 +130,7 @@ class MLPClassifier:
         l2: float | Sequence[float] = 0.0,
         backend: Any = "auto",
         dtype: str = "float32",
+        compile: str = "auto",
         allow_tf32: bool = False,
         on_divergence: str = "raise",
         random_state: int | None = None,
@@ -139,6 +159,7 @@ class MLPClassifier:
         self.l2 = l2
         self.backend = backend
         self.dtype = dtype
+        self.compile = compile
         self.allow_tf32 = allow_tf32
         self.on_divergence = on_divergence
         self.random_state = random_state
@@ -233,6 +254,7 @@ class MLPClassifier:
         _choice(self.learning_rate, _SCHEDULES, "learning_rate")
         _choice(self.dtype, _DTYPES, "dtype")
         _choice(self.on_divergence, ("raise", "halve_lr"), "on_divergence")
+        _choice(self.compile, COMPILE_MODES, "compile")
         _number(self.learning_rate_init, "learning_rate_init", low=0.0, low_open=True)
         _number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         _number(self.tol, "tol", low=0.0)
@@ -525,7 +547,9 @@ class MLPClassifier:
             state.best_params = (
                 None if state.best_params is None else _params_to(b, state.best_params, dtype)
             )
-            state.opt_state = _opt_state_to(b, state.opt_state, dtype)
+            state.opt_state = optim.state_from_dict(
+                opt, state.opt_state, lambda leaf: b.asarray(leaf, dtype)
+            )
         elif warm:
             if tuple(layer_sizes(self.params_)) != tuple(sizes):
                 raise ValueError(
@@ -536,9 +560,11 @@ class MLPClassifier:
             previous = getattr(self, "_train_state", None)
             epoch = previous.epoch if previous is not None else int(getattr(self, "n_iter_", 0))
             history = previous.history if previous is not None else {}
-            if set(history) != set(history_keys(validation is not None, evals)):
+            if not check_history(history, validation is not None, evals, "error"):
                 history = {}
             opt_state = getattr(self, "_opt_state", None)
+            if opt_state is not None:
+                opt_state = optim.state_from_dict(opt, optim.state_to_dict(opt_state))
             state = TrainState(
                 params=_params_to(b, self.params_, dtype),
                 opt_state=opt.init(self.params_) if opt_state is None else opt_state,
@@ -606,6 +632,38 @@ class MLPClassifier:
                 if user_on_epoch is not None:
                     user_on_epoch(epoch, row)
 
+        spec = StepSpec(
+            CROSS_ENTROPY,
+            get_activation(self.activation),
+            opt,
+            per_layer(self.l1, n_weights, "l1"),
+            per_layer(self.l2, n_weights, "l2"),
+        )
+        mode = b.compile_mode(self.compile)
+        config = TrainConfig(
+            spec,
+            batch_size=batch,
+            max_epochs=max_epochs,
+            shuffle=bool(self.shuffle),
+            early_stopping=bool(self.early_stopping),
+            n_iter_no_change=self.n_iter_no_change,
+            tol=float(self.tol),
+            adaptive=self.learning_rate == "adaptive" and self.solver == "sgd",
+            on_divergence=self.on_divergence,
+            compile=mode,
+        )
+        n = train_data.n
+        step = build_step(
+            spec,
+            b,
+            mode=mode,
+            batch_sizes=(batch, n % batch or batch),
+            hidden_sizes=self._hidden_sizes(),
+            n_classes=int(self.classes_.shape[0]),
+            label_dtype=train_data.y.dtype,
+            dtype=train_data.X.dtype if not train_data.on_host else b.dtype(self.dtype),
+        )
+        callbacks = Callbacks(on_batch, on_epoch, on_checkpoint)
         try:
             # overflow to inf/NaN is detected once per epoch and handled (DivergenceError or
             # halve_lr): NumPy's warnings for it would only be noise
@@ -613,24 +671,13 @@ class MLPClassifier:
                 train(
                     state,
                     train_data,
-                    activation=self.activation,
-                    optimizer=opt,
-                    l1s=per_layer(self.l1, n_weights, "l1"),
-                    l2s=per_layer(self.l2, n_weights, "l2"),
-                    batch_size=batch,
-                    max_epochs=max_epochs,
-                    rng=rng,
+                    config,
+                    step,
                     backend=b,
-                    shuffle=bool(self.shuffle),
+                    rng=rng,
                     validation=validation,
                     eval_sets=evals,
-                    early_stopping=bool(self.early_stopping),
-                    n_iter_no_change=int(self.n_iter_no_change),
-                    tol=float(self.tol),
-                    on_divergence=self.on_divergence,
-                    on_epoch=on_epoch,
-                    on_checkpoint=on_checkpoint,
-                    on_batch=on_batch,
+                    callbacks=callbacks,
                 )
         except DivergenceError as e:
             self._adopt(e.state or state, train_data, batch)
@@ -750,10 +797,11 @@ class MLPClassifier:
             steps_per_epoch = math.ceil(n_train / batch)
             power_t = float(self.power_t)
 
-            def schedule(count: int) -> float:
-                # scikit-learn: after each epoch, eta = eta_0 / t^power_t, t = samples seen
+            def schedule(count: Any) -> Any:
+                # scikit-learn: after each epoch, eta = eta_0 / (t + 1)^power_t, t = samples
+                # seen; operators only, so that a traced count works too
                 seen = (count // steps_per_epoch) * n_train
-                return lr0 if seen == 0 else lr0 / seen**power_t
+                return lr0 / (seen + 1) ** power_t
 
             lr: Any = schedule
         else:
@@ -789,8 +837,8 @@ class MLPClassifier:
             return EpochData(
                 np.ascontiguousarray(host, dtype=self.dtype),
                 labels.astype(np.int64),
-                True,
-                self.dtype,
+                on_host=True,
+                dtype=self.dtype,
             )
         X_dev = b.asarray(X, self.dtype)
         y_dev = b.asarray(y_idx.astype(np.int64))
@@ -985,7 +1033,8 @@ class MLPClassifier:
         self, path: Path, state: TrainState, seed: int, sizes: tuple, n_samples: int = 0
     ) -> None:
         meta = {**self._meta(sizes), "seed": int(seed), "n_samples": int(n_samples)}
-        _io.save_checkpoint(path, state, meta, self._classes_array(self.classes_))
+        flat = dataclasses.replace(state, opt_state=optim.state_to_dict(state.opt_state))
+        _io.save_checkpoint(path, flat, meta, self._classes_array(self.classes_))
 
     def _read_checkpoint(
         self, path: Any, n_features: int, classes: np.ndarray, n_samples: int | None = None
@@ -1090,10 +1139,9 @@ def _jsonable_param(value: Any) -> Any:
 
 def _check_history_columns(path: Any, history: dict, validation: Any, evals: Mapping) -> None:
     """A resumed run must record the same history columns as the checkpoint holds."""
-    from .train import _ensure_history_keys
+    from .train import history_keys
 
-    expected: dict = {}
-    _ensure_history_keys(expected, validation is not None, evals)
+    expected = history_keys(validation is not None, evals, "error")
     if set(history) != set(expected):
         raise ValueError(
             f"{path}: checkpoint's history has columns {sorted(history)}, this run records "
@@ -1214,8 +1262,3 @@ def _stratified_split(y_idx: np.ndarray, fraction: float, rng: np.random.Generat
 
 def _params_to(b: Backend, params: list, dtype: str) -> list:
     return [(b.asarray(W, dtype), b.asarray(bias, dtype)) for W, bias in params]
-
-
-def _opt_state_to(b: Backend, opt_state: dict, dtype: str) -> dict:
-    slots = {k: [b.asarray(v, dtype) for v in leaves] for k, leaves in opt_state["slots"].items()}
-    return {"count": opt_state["count"], "lr_scale": opt_state["lr_scale"], "slots": slots}

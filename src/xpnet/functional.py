@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from array_api_compat import array_namespace, device
+from array_api_compat import array_namespace
 
 Array = Any
 
@@ -41,6 +41,9 @@ __all__ = [
     "identity",
     "identity_grad",
     "sign",
+    "sum_rows",
+    "sum_cols",
+    "HotConstants",
     "softmax",
     "log_softmax",
     "logsumexp",
@@ -58,56 +61,74 @@ def _ns(x: Array, xp: Any) -> Any:
     return array_namespace(x) if xp is None else xp
 
 
-#: Small constant arrays the training step needs every time, by what they are and
-#: where they live (see ``cached_constant``).
-_CONSTANTS: dict = {}
-_MAX_CONSTANTS = 256
+def sum_rows(A: Array, xp: Any = None, ones: Array | None = None) -> Array:
+    """1^T A: the sum over the rows (the batch) of A, shape (n, k) -> (k,)  (eq. (2.10)).
 
-
-def cached_constant(what: Any, dtype: Any, dev: Any, xp: Any, make: Callable[[], Array]) -> Array:
-    """``make()``, kept for the next call with the same ``what``, dtype, device and namespace.
-
-    For the few small constants of the hot loop (a 0-d zero, the class indices):
-    making one costs a call on the CPU and a kernel launch on a GPU, every step.
-    The arrays are never written to. Unhashable dtypes or devices are not kept.
+    With ``ones`` (n ones of A's dtype on its device) it is one matrix-vector
+    product: on NumPy about three times cheaper than ``xp.sum`` with an axis
+    for the small arrays of a training step, and one kernel on a GPU.
     """
-    try:
-        key = (what, dtype, dev, id(xp))
-        return _CONSTANTS[key]
-    except KeyError:
-        value = make()
-        if len(_CONSTANTS) < _MAX_CONSTANTS:
-            _CONSTANTS[key] = value
-        return value
-    except TypeError:
-        return make()
+    if ones is not None:
+        return ones @ A
+    return _ns(A, xp).sum(A, axis=0)
 
 
-def ones_vector(n: int, like: Array, xp: Any) -> Array:
-    """n ones of ``like``'s dtype on its device, kept between calls.
+def sum_cols(A: Array, xp: Any = None, ones: Array | None = None) -> Array:
+    """A 1: the sum over the columns of A, shape (n, k) -> (n,); ``ones`` of length k."""
+    if ones is not None:
+        return A @ ones
+    return _ns(A, xp).sum(A, axis=-1)
 
-    ``ones @ A`` sums the rows of A and ``A @ ones`` its columns in one
-    matrix-vector product: on NumPy about three times cheaper than ``xp.sum``
-    with an axis for the small arrays of a training step, and one kernel on a GPU.
+
+class HotConstants:
+    """The few small arrays a training step needs every time: ones vectors, class indices.
+
+    Made once, eagerly, when a step is built (never inside a trace, never in a
+    global cache), and read by ``sum_rows`` / ``sum_cols`` and ``one_hot``:
+    making them on every call costs an array call on the CPU and a kernel
+    launch on a GPU, every step. A length that was not made gives None, and
+    the functions then fall back to a plain ``xp.sum``.
+
+    Args:
+        xp: the namespace; device, dtype: where and what the ones are.
+        lengths: the vector lengths to make (batch sizes, layer widths).
+        n_classes, label_dtype: also make ``arange(n_classes)`` of ``label_dtype``.
     """
-    dev = device(like)
-    return cached_constant(
-        ("ones", n), like.dtype, dev, xp, lambda: xp.ones(n, dtype=like.dtype, device=dev)
-    )
+
+    def __init__(
+        self,
+        xp: Any,
+        device: Any,
+        dtype: Any,
+        lengths: Any = (),
+        n_classes: int | None = None,
+        label_dtype: Any = None,
+    ):
+        self._ones = {int(n): xp.ones(int(n), dtype=dtype, device=device) for n in set(lengths)}
+        self.classes = (
+            None
+            if n_classes is None
+            else xp.arange(int(n_classes), dtype=label_dtype, device=device)
+        )
+
+    def ones(self, n: int) -> Array | None:
+        """n ones, or None when that length was not made."""
+        return self._ones.get(n)
 
 
-def _zero(x: Array, xp: Any) -> Array:
-    """A 0-d zero of x's dtype on x's device.
+def ones_of(consts: HotConstants | None, n: int) -> Array | None:
+    """``consts.ones(n)``, or None without constants."""
+    return None if consts is None else consts.ones(n)
 
-    Where a function of the namespace needs an array, a Python ``0.0`` becomes
-    one on every call: for PyTorch on CUDA (array-api-compat's ``maximum``)
-    that is a host-to-device copy, which waits for the device. A zero made
-    there once waits for nothing.
+
+def _neg_abs(x: Array, xp: Any) -> Array:
+    """-|x|, written so that autodiff gives -1 for x >= 0 and +1 for x < 0.
+
+    The sigmoid and softplus formulas below pick their branch with ``x >= 0``;
+    differentiating ``-abs(x)`` instead would give 0 at x = 0 (sign(0)), and
+    with it a wrong derivative of sigmoid (0 instead of 1/4) at 0.
     """
-    dev = device(x)
-    return cached_constant(
-        "zero", x.dtype, dev, xp, lambda: xp.zeros((), dtype=x.dtype, device=dev)
-    )
+    return xp.where(x >= 0, -x, x)
 
 
 # ----------------------------------------------------------------------------- sigmoid family
@@ -119,25 +140,26 @@ def sigmoid(x: Array, xp: Any = None) -> Array:
     Equal to (tanh(x/2) + 1) / 2 (seed 1.1), with full relative precision in both tails.
     """
     xp = _ns(x, xp)
-    z = xp.exp(-xp.abs(x))  # in (0, 1]: no overflow for any x
+    z = xp.exp(_neg_abs(x, xp))  # exp(-|x|) in (0, 1]: no overflow for any x
     return xp.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
 def sigmoid_grad(x: Array, xp: Any = None) -> Array:
     """d sigmoid/dx = sigmoid(x) (1 - sigmoid(x))  (seed 1.3)."""
-    s = sigmoid(x, xp)
-    return s * (1.0 - s)
+    return ACTIVATIONS["sigmoid"].grad(x, xp)
 
 
 def softplus(x: Array, xp: Any = None) -> Array:
     """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable for any x."""
     xp = _ns(x, xp)
-    return xp.maximum(x, _zero(x, xp)) + xp.log1p(xp.exp(-xp.abs(x)))
+    # x >= 0: x + log1p(exp(-x)); x < 0: log1p(exp(x)); one branch per side, so autodiff
+    # gives sigmoid(x) everywhere, sigmoid(0) = 1/2 included
+    return xp.where(x >= 0, x, 0.0) + xp.log1p(xp.exp(_neg_abs(x, xp)))
 
 
 def softplus_grad(x: Array, xp: Any = None) -> Array:
     """d softplus/dx = sigmoid(x)."""
-    return sigmoid(x, xp)
+    return ACTIVATIONS["softplus"].grad(x, xp)
 
 
 def log_sigmoid(x: Array, xp: Any = None) -> Array:
@@ -152,8 +174,7 @@ def tanh(x: Array, xp: Any = None) -> Array:
 
 def tanh_grad(x: Array, xp: Any = None) -> Array:
     """d tanh/dx = 1 - tanh(x)^2  (seed 1.4)."""
-    t = _ns(x, xp).tanh(x)
-    return 1.0 - t * t
+    return ACTIVATIONS["tanh"].grad(x, xp)
 
 
 # ----------------------------------------------------------------------------- piecewise linear
@@ -165,15 +186,18 @@ def sign(x: Array, xp: Any = None) -> Array:
 
 
 def relu(x: Array, xp: Any = None) -> Array:
-    """rect(x) = x for x > 0, else 0  (seed 1.7)."""
+    """rect(x) = x for x > 0, else 0  (seed 1.7).
+
+    A ``where`` on x > 0 rather than ``maximum(x, 0)``: autodiff then gives
+    rect'(0) = 0, the derivation's convention (``maximum`` splits it 1/2, 1/2).
+    """
     xp = _ns(x, xp)
-    return xp.maximum(x, _zero(x, xp))
+    return xp.where(x > 0, x, 0.0)
 
 
 def relu_grad(x: Array, xp: Any = None) -> Array:
     """rect'(x) = 1{x>0}; rect'(0) = 0  (seed 1.7)."""
-    xp = _ns(x, xp)
-    return xp.astype(x > 0, x.dtype)
+    return ACTIVATIONS["relu"].grad(x, xp)
 
 
 rect = relu
@@ -187,7 +211,7 @@ def abs(x: Array, xp: Any = None) -> Array:  # noqa: A001 - the seed's name
 
 def abs_grad(x: Array, xp: Any = None) -> Array:
     """abs'(x) = sign(x), with abs'(0) = 0  (seed 1.6)."""
-    return _ns(x, xp).sign(x)
+    return ACTIVATIONS["abs"].grad(x, xp)
 
 
 def identity(x: Array, xp: Any = None) -> Array:
@@ -197,7 +221,7 @@ def identity(x: Array, xp: Any = None) -> Array:
 
 def identity_grad(x: Array, xp: Any = None) -> Array:
     """1 everywhere."""
-    return _ns(x, xp).ones_like(x)
+    return ACTIVATIONS["identity"].grad(x, xp)
 
 
 # ----------------------------------------------------------------------------- softmax family
@@ -260,50 +284,58 @@ class Activation(NamedTuple):
     Attributes:
         name: canonical name.
         fn: act(h_a) -> h_s.
-        grad: act'(h_a), elementwise.
-        backprop: (grad_out, h_a, h_s, xp) -> grad_out * act'(h_a), computed
-            from whichever of h_a / h_s is cheaper (seed 2.13 for any act).
+        derivative: ``(h_a, h_s, xp) -> act'(h_a)``, elementwise, from
+            whichever of h_a / h_s is cheaper (e.g. 1 - h_s^2 for tanh): the one
+            place each derivative is written. None for the identity (act' = 1).
     """
 
     name: str
     fn: Callable[..., Array]
-    grad: Callable[..., Array]
-    backprop: Callable[..., Array]
+    derivative: Callable[..., Array] | None
+
+    def grad(self, x: Array, xp: Any = None) -> Array:
+        """act'(x), elementwise."""
+        xp = _ns(x, xp)
+        if self.derivative is None:
+            return xp.ones_like(x)
+        return self.derivative(x, self.fn(x, xp), xp)
+
+    def backprop(self, grad_post: Array, h_a: Array, h_s: Array, xp: Any) -> Array:
+        """dR/dh_a = dR/dh_s * act'(h_a)  (eq. (2.13), for any act)."""
+        if self.derivative is None:
+            return grad_post
+        return grad_post * self.derivative(h_a, h_s, xp)
 
 
-def _bp_relu(g: Array, pre: Array, out: Array, xp: Any) -> Array:
+def _relu_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
     # 1{h_a > 0}, and h_s > 0 exactly when h_a > 0; a product with the 0/1 mask
     # is several times faster than where() on NumPy and the same on GPUs
-    return g * xp.astype(out > 0, g.dtype)
+    return xp.astype(h_s > 0, h_s.dtype)
 
 
-def _bp_tanh(g: Array, pre: Array, out: Array, xp: Any) -> Array:
-    return g * (1.0 - out * out)
+def _tanh_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
+    return 1.0 - h_s * h_s  # seed 1.4
 
 
-def _bp_sigmoid(g: Array, pre: Array, out: Array, xp: Any) -> Array:
-    return g * (out * (1.0 - out))
+def _sigmoid_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
+    return h_s * (1.0 - h_s)  # seed 1.3
 
 
-def _bp_softplus(g: Array, pre: Array, out: Array, xp: Any) -> Array:
-    return g * sigmoid(pre, xp)
+def _softplus_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
+    return sigmoid(h_a, xp)
 
 
-def _bp_abs(g: Array, pre: Array, out: Array, xp: Any) -> Array:
-    return g * xp.sign(pre)
-
-
-def _bp_identity(g: Array, pre: Array, out: Array, xp: Any) -> Array:
-    return g
+def _abs_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
+    return xp.sign(h_a)  # seed 1.6
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", relu, relu_grad, _bp_relu),
-    "tanh": Activation("tanh", tanh, tanh_grad, _bp_tanh),
-    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_grad, _bp_sigmoid),
-    "softplus": Activation("softplus", softplus, softplus_grad, _bp_softplus),
-    "abs": Activation("abs", abs, abs_grad, _bp_abs),
-    "identity": Activation("identity", identity, identity_grad, _bp_identity),
+    "relu": Activation("relu", relu, _relu_derivative),
+    "tanh": Activation("tanh", tanh, _tanh_derivative),
+    "sigmoid": Activation("sigmoid", sigmoid, _sigmoid_derivative),
+    "softplus": Activation("softplus", softplus, _softplus_derivative),
+    "abs": Activation("abs", abs, _abs_derivative),
+    "identity": Activation("identity", identity, None),
 }
 _ACTIVATION_ALIASES = {"rect": "relu", "logistic": "sigmoid"}
 

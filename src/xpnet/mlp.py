@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 from array_api_compat import array_namespace
 
 from . import backend as _backend
-from .functional import Activation, get_activation, ones_vector
-from .losses import softmax_cross_entropy_with_grad
+from .functional import Activation, HotConstants, get_activation, ones_of, sum_rows
+from .losses import get_loss
 from .regularizers import add_elastic_net, per_layer
 
 Array = Any
@@ -38,14 +38,14 @@ class Cache(NamedTuple):
 
     Attributes:
         X: the input, shape (n, d).
-        pre: pre-activations h_a of each hidden layer, shapes (n, d_h).
-        post: activations h_s of each hidden layer, shapes (n, d_h).
+        h_a: pre-activations of each hidden layer, shapes (n, d_h) (eq. (2.1)).
+        h_s: activations act(h_a) of each hidden layer, shapes (n, d_h).
         activation: the hidden-layer activation.
     """
 
     X: Array
-    pre: list
-    post: list
+    h_a: list
+    h_s: list
     activation: Activation
 
 
@@ -119,20 +119,25 @@ def forward(
     """
     xp = array_namespace(X) if xp is None else xp
     act = get_activation(activation)
-    pre, post = [], []
-    h = X
+    pre_activations, activations = [], []
+    h_s = X
     for W, b in params[:-1]:
-        h_a = h @ W.T + b  # seed 2.1: h_a = b1 + W1 x, one row per sample
-        h = act.fn(h_a, xp)
-        pre.append(h_a)
-        post.append(h)
+        h_a = h_s @ W.T + b  # seed 2.1: h_a = b1 + W1 x, one row per sample
+        h_s = act.fn(h_a, xp)
+        pre_activations.append(h_a)
+        activations.append(h_s)
     W_out, b_out = params[-1]
-    logits = h @ W_out.T + b_out  # seed 2.2: o_a = b2 + W2 h_s
-    return logits, Cache(X, pre, post, act)
+    logits = h_s @ W_out.T + b_out  # seed 2.2: o_a = b2 + W2 h_s
+    return logits, Cache(X, pre_activations, activations, act)
 
 
 def backward(
-    params: Params, cache: Cache, dlogits: Array, input_grad: bool = True, xp: Any = None
+    params: Params,
+    cache: Cache,
+    dlogits: Array,
+    input_grad: bool = True,
+    xp: Any = None,
+    consts: HotConstants | None = None,
 ) -> tuple[Params, Array | None]:
     """Backprop dR/d(o_a) through the network.
 
@@ -142,6 +147,7 @@ def backward(
         dlogits: dR/d(o_a), shape (n, m) (already divided by n for a batch mean).
         input_grad: also return dR/dX (seed 2.17); training passes False and
             saves a whole matmul with the largest weight matrix.
+        consts: kept ones vectors for the bias sums (the training step's), or None.
 
     Returns:
         ``(grads, dX)``: grads with the structure of ``params``; dX of shape
@@ -150,21 +156,21 @@ def backward(
     xp = array_namespace(dlogits) if xp is None else xp
     act = cache.activation
     grads: list = [None] * len(params)
-    grad_out = dlogits  # dR/do_a
-    ones = ones_vector(dlogits.shape[0], dlogits, xp)
+    grad_pre = dlogits  # dR/do_a, then dR/dh_a of each hidden layer going down
+    ones = ones_of(consts, dlogits.shape[0])
     dX = None
     for k in range(len(params) - 1, -1, -1):
         W, _ = params[k]
-        layer_in = cache.X if k == 0 else cache.post[k - 1]
-        # seed 2.10 / 2.16: dW = grad_out^T layer_in, db = sum over the batch = 1^T grad_out
-        grads[k] = (grad_out.T @ layer_in, ones @ grad_out)
+        layer_in = cache.X if k == 0 else cache.h_s[k - 1]
+        # seed 2.10 / 2.16: dW = grad_pre^T layer_in, db = sum over the batch = 1^T grad_pre
+        grads[k] = (grad_pre.T @ layer_in, sum_rows(grad_pre, xp, ones))
         if k == 0:
             if input_grad:
-                dX = grad_out @ W  # seed 2.17: dL/dx_l = sum_j dL/dh_a_j W1_jl
+                dX = grad_pre @ W  # seed 2.17: dL/dx_l = sum_j dL/dh_a_j W1_jl
             break
-        grad_hidden_post = grad_out @ W  # seed 2.12: dL/dh_s = W2^T (o_s - onehot(y))
+        grad_post = grad_pre @ W  # seed 2.12: dL/dh_s = W2^T (o_s - onehot(y))
         # seed 2.13: dL/dh_a = dL/dh_s * act'(h_a)
-        grad_out = act.backprop(grad_hidden_post, cache.pre[k - 1], cache.post[k - 1], xp)
+        grad_pre = act.backprop(grad_post, cache.h_a[k - 1], cache.h_s[k - 1], xp)
     return grads, dX
 
 
@@ -177,16 +183,21 @@ def objective(
     l2: Any = 0.0,
     input_grad: bool = True,
     xp: Any = None,
+    loss: Any = "softmax_cross_entropy",
 ) -> tuple[Array, Params, Array | None]:
     """The regularised risk R~ of a batch, its gradients and dR~/dX.
 
     Args:
         params: ``[(W, b), ...]``.
         X: inputs (n, d).
-        y: integer class indices (n,), 0..m-1 (trusted: not validated here).
+        y: integer class indices (n,), 0..m-1, for the cross-entropy; targets
+            (n, k) of X's dtype for ``loss="squared_error"`` (trusted: not
+            validated here).
         activation: hidden activation.
         l1, l2: elastic-net strengths, one float or one per weight matrix (seed 2.18).
         input_grad: also compute dR~/dX.
+        loss: ``"softmax_cross_entropy"`` (eq. (2.4)) or ``"squared_error"``
+            (eq. (2.19)), or a ``losses.Loss``.
 
     Returns:
         ``(value, grads, dX)``: value a 0-d array on the backend (no host
@@ -197,28 +208,12 @@ def objective(
     n_weights = len(params)
     l1s = per_layer(l1, n_weights, "l1")
     l2s = per_layer(l2, n_weights, "l2")
-    value, grads, dX, _ = value_and_grads(params, X, y, activation, l1s, l2s, input_grad, xp)
-    return value, grads, dX
-
-
-def value_and_grads(
-    params: Params,
-    X: Array,
-    y: Array,
-    activation: Any,
-    l1s: Sequence[float],
-    l2s: Sequence[float],
-    input_grad: bool,
-    xp: Any,
-) -> tuple[Array, Params, Array | None, Array]:
-    """``objective`` without argument checks, also returning the logits.
-
-    ``l1s`` / ``l2s`` are already expanded to one float per weight matrix
-    (``regularizers.per_layer``). The training loop calls this once per step.
-    """
+    the_loss = get_loss(loss, params[-1][0].shape[0])
     logits, cache = forward(params, X, activation, xp)
-    value, dlogits = softmax_cross_entropy_with_grad(logits, y, xp)
-    grads, dX = backward(params, cache, dlogits, input_grad, xp)
+    n = X.shape[0]
+    loss_rows, grad_rows = the_loss.rows(logits, y, xp)
+    value = xp.sum(loss_rows) / n
+    grads, dX = backward(params, cache, grad_rows / n, input_grad, xp)
     if any(l1s) or any(l2s):
         value = add_elastic_net(value, grads, params, l1s, l2s, xp)
-    return value, grads, dX, logits
+    return value, grads, dX
