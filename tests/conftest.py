@@ -2,12 +2,16 @@
 
 Fixtures:
     backend: one ``xpnet.Backend`` per spec in ``BACKEND_SPECS`` ("numpy",
-        "array_api_strict", "torch:cpu", "torch:cuda", "cupy"); a spec that is
-        unusable here is skipped with the ``BackendUnavailableError`` message
-        as the reason, never silently dropped. Set ``XPNET_TEST_BACKENDS`` to a
-        comma-separated list of specs to run only those (the GPU script uses
-        ``XPNET_TEST_BACKENDS=cupy,torch:cuda``).
+        "array_api_strict", "torch:cpu", "jax:cpu", "torch:cuda", "cupy",
+        "jax:cuda"); a spec that is unusable here is skipped with the
+        ``BackendUnavailableError`` message as the reason, never silently
+        dropped. Set ``XPNET_TEST_BACKENDS`` to a comma-separated list of specs
+        to run only those (the GPU script uses ``XPNET_TEST_BACKENDS=cupy,torch:cuda``).
     dtype: ``"float32"`` and ``"float64"``.
+    jax_x64 (autouse): JAX's 64-bit mode for the duration of a JAX test: off
+        where the test's ``dtype`` is float32 or it is marked ``x32`` (float32
+        as JAX users get it), on otherwise (the many float64 comparisons
+        against NumPy need it).
     to_np, rel_err: the helpers below, as fixtures.
 
 Helpers (``from conftest import rel_err, to_np, RTOL``):
@@ -26,7 +30,15 @@ import pytest
 import xpnet
 
 #: Every backend spec the suite runs on, in the order the ids appear.
-BACKEND_SPECS = ("numpy", "array_api_strict", "torch:cpu", "torch:cuda", "cupy")
+BACKEND_SPECS = (
+    "numpy",
+    "array_api_strict",
+    "torch:cpu",
+    "jax:cpu",
+    "torch:cuda",
+    "cupy",
+    "jax:cuda",
+)
 
 #: Normwise relative error allowed against a float64 NumPy reference.
 RTOL = {"float64": 1e-10, "float32": 1e-5}
@@ -67,6 +79,21 @@ def resolve_backend(spec: str) -> xpnet.Backend:
 def backend(request) -> xpnet.Backend:
     """Each backend spec in turn; skipped with the reason where it cannot run."""
     return resolve_backend(request.param)
+
+
+@pytest.fixture(autouse=True)
+def jax_x64(request):
+    """JAX's 64-bit mode on, in a scoped way, for the JAX tests that need float64."""
+    params = getattr(request.node, "callspec", None)
+    params = params.params if params is not None else {}
+    if not any(isinstance(v, str) and v.startswith("jax") for v in params.values()):
+        yield
+        return
+    wanted = params.get("dtype") != "float32" and request.node.get_closest_marker("x32") is None
+    import jax
+
+    with jax.enable_x64(bool(wanted)):
+        yield
 
 
 @pytest.fixture(params=DTYPES, ids=str)

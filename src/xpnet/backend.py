@@ -157,34 +157,48 @@ class Backend:
             t = torch.from_numpy(np.ascontiguousarray(host).reshape(host.shape))
             return t.to(device=self.device, dtype=dt)
         if self.library == "jax":
-            import jax
-
-            if dt is None and host.dtype.kind in "iu" and host.dtype.itemsize == 8:
-                # 64-bit integers need jax_enable_x64: labels and indices fit in 32 bits
-                if not _jax_x64() and host.size and (host.max() >= 2**31 or host.min() < -(2**31)):
-                    raise ValueError(
-                        f"cannot move integers beyond the int32 range to {self.name} without "
-                        "jax_enable_x64 (set JAX_ENABLE_X64=1)"
-                    )
-                dt = np.int64 if _jax_x64() else np.int32
-                host = host.astype(dt)
-            elif dt is None and host.dtype == np.float64 and not _jax_x64():
-                raise ValueError(_X64_MESSAGE.format(name=self.name))
-            return jax.device_put(host if dt is None else host.astype(dt, copy=False), self.device)
+            return self._jax_asarray(host, dt)
         if host.dtype.kind not in "biuf":
             raise TypeError(f"cannot move an array of dtype {host.dtype} to {self.name}")
         arr = xp.asarray(host, device=self.device)
         return arr if dt is None or arr.dtype == dt else xp.astype(arr, dt)
 
+    def _jax_asarray(self, host: np.ndarray, dt: Any) -> Any:
+        import jax
+
+        x64 = _jax_x64()
+        if dt is None:
+            if host.dtype == np.float64 and not x64:
+                raise ValueError(_X64_MESSAGE.format(name=self.name))
+            dt = host.dtype
+        dt = np.dtype(dt)
+        if dt.kind in "iu" and dt.itemsize == 8 and not x64:
+            dt = np.dtype(np.int32 if dt.kind == "i" else np.uint32)  # see Backend.dtype
+        if dt.kind in "iu" and host.dtype.kind in "iu" and host.size:
+            info = np.iinfo(dt)
+            if host.min() < info.min or host.max() > info.max:
+                raise ValueError(
+                    f"cannot move integers in [{host.min()}, {host.max()}] to {self.name} as "
+                    f"{dt}; with JAX_ENABLE_X64=1 it holds 64-bit integers"
+                )
+        return jax.device_put(host.astype(dt, copy=False), self.device)
+
     def dtype(self, dtype: Any) -> Any:
-        """This namespace's dtype for a name like ``"float32"`` (or a dtype object)."""
+        """This namespace's dtype for a name like ``"float32"`` (or a dtype object).
+
+        On JAX without 64-bit mode, ``"float64"`` raises ``ValueError`` saying how
+        to enable it (never a silent float32 run), and ``"int64"`` is int32.
+        """
         if isinstance(dtype, np.dtype) or (
             isinstance(dtype, type) and issubclass(dtype, np.generic)
         ):
             dtype = np.dtype(dtype).name
         if isinstance(dtype, str):
-            if self.library == "jax" and dtype in ("float64", "int64", "uint64") and not _jax_x64():
-                raise ValueError(_X64_MESSAGE.format(name=self.name).replace("float64", dtype))
+            if self.library == "jax" and not _jax_x64():
+                if dtype == "float64":
+                    raise ValueError(_X64_MESSAGE.format(name=self.name))
+                # labels and indices: JAX's own 32-bit default, checked for range on the way in
+                dtype = {"int64": "int32", "uint64": "uint32"}.get(dtype, dtype)
             try:
                 return getattr(self.xp, dtype)
             except AttributeError:
@@ -434,9 +448,9 @@ def _jax_backend(platform: str | None, index: int | None) -> Backend:
     try:
         devices = jax.devices() if platform is None else jax.devices(platform)
     except RuntimeError as e:  # no such platform in this jaxlib
-        what = "a GPU" if platform in ("gpu", "cuda") else platform
+        what = "GPU" if platform in ("gpu", "cuda") else repr(platform)
         raise BackendUnavailableError(
-            f"jax:{platform}: this JAX has no {what} ({e}); install a CUDA build of JAX "
+            f"jax:{platform}: this JAX has no {what} device ({e}); install a CUDA build of JAX "
             '(pip install "jax[cuda12]") on a machine with an NVIDIA GPU'
         ) from e
     idx = 0 if index is None else index

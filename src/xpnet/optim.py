@@ -269,6 +269,18 @@ def _zeros_like(leaves: list) -> list:
     return [array_namespace(p).zeros_like(p) for p in leaves]
 
 
+def _like(value: Any, leaf: Any) -> Any:
+    """A scalar array ``value`` in ``leaf``'s dtype (Python numbers stay as they are).
+
+    A traced step count makes the learning rate and Adam's correction arrays,
+    whose dtype would otherwise follow the count's (float64 from an integer
+    under JAX's 64-bit mode) and promote float32 parameters.
+    """
+    if isinstance(value, (int, float)) or leaf is None:
+        return value
+    return _namespace(leaf).astype(value, leaf.dtype)
+
+
 def _materialize(leaves: list, factor: Any) -> list:
     """``factor * leaves``, skipping the product when the factor is the Python number 1."""
     if isinstance(factor, (int, float)) and factor == 1:
@@ -338,7 +350,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
             nus.append(v)
         # ** 0.5, not math.sqrt: t may be a traced array
         correction = (1.0 - b2**t) ** 0.5 / (1.0 - b1**t)
-        return out, correction, ScaleByAdamState(mus, nus)
+        return out, _like(correction, out[0] if out else None), ScaleByAdamState(mus, nus)
 
     return GradientTransform(init, update, ("mu", "nu"))
 
@@ -367,8 +379,8 @@ def chain(
 
     def update(grads: Any, state: OptimizerState, params: Any) -> tuple[Any, OptimizerState]:
         count = state.count
-        lr = schedule(count) * state.lr_scale
         p_leaves, spec = _flatten(params)
+        lr = _like(schedule(count) * state.lr_scale, p_leaves[0] if p_leaves else None)
         leaves = _leaves_like(grads, spec)
         factor: Any = 1.0
         inner = []
