@@ -16,15 +16,22 @@ import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpnet
 from xpnet import bench
+from xpnet.bench import targets as bench_targets
+from xpnet.bench.environment import HEAVY_MODULES
+from xpnet.bench.report import Row
 
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
+HAVE_TOML = bench_targets._toml_module() is not None
+REPO_TARGETS = Path(__file__).resolve().parents[1] / "benchmarks" / "targets.toml"
+needs_toml = pytest.mark.skipif(not HAVE_TOML, reason="reading TOML needs Python >= 3.11 or tomli")
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -56,6 +63,8 @@ def tiny_report() -> str:
         "numpy",
         "--peers",
         ",".join(peers),
+        "--targets",
+        str(REPO_TARGETS),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -96,7 +105,12 @@ def test_tiny_benchmark_trains_the_same_network_on_the_same_batches_everywhere(t
 def test_tiny_benchmark_reports_the_gemm_floor_and_the_targets(tiny_report):
     assert "GEMM floor:" in tiny_report
     assert "achieved fraction of that matmul rate" in tiny_report
+    assert "start-up (whole process" in tiny_report
+    if not HAVE_TOML:
+        assert "targets: skipped: reading" in tiny_report and "Python >= 3.11" in tiny_report
+        return
     targets = tiny_report.split("targets:", 1)[1]
+    assert targets.split("\n", 1)[0].strip().startswith("3 met, 0 missed")
     assert "memory: xpnet-numpy peak RSS rise" in targets
     assert "start-up: 'import xpnet' / 'import numpy'" in targets
     assert "heavy modules" in targets
@@ -131,10 +145,9 @@ def test_gemm_flops_count_two_forward_and_three_backward_matmuls():
 
 
 def test_import_xpnet_loads_no_heavy_optional_library():
-    code = (
-        "import sys, xpnet; "
-        "print(','.join(m for m in ('torch', 'cupy', 'sklearn', 'matplotlib') if m in sys.modules))"
-    )
+    heavy = HEAVY_MODULES
+    assert {"torch", "cupy", "jax", "sklearn", "matplotlib"} <= set(heavy)
+    code = f"import sys, xpnet; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     env = {k: v for k, v in os.environ.items() if k != "XPNET_BACKEND"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
@@ -249,3 +262,156 @@ def test_training_steps_on_cuda_never_wait_for_the_device(monkeypatch):
     )
     clf.fit(X, y)
     assert clf.n_iter_ == 2 and np.isfinite(clf.loss_curve_).all()
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def _row(name: str, per_epoch: float, gpu: bool = False, fastest: float | None = None) -> Row:
+    return Row(
+        name=name,
+        per_epoch=per_epoch,
+        spread=0.0,
+        fastest=per_epoch if fastest is None else fastest,
+        fit_s=None,
+        loss=None,
+        library="torch:cuda" if gpu else "numpy",
+        gpu=gpu,
+        extrapolated=False,
+        rise=None,
+        device_peak=None,
+    )
+
+
+def _spec(**entry) -> bench_targets.TargetSpec:
+    return bench_targets.parse_targets({"version": 1, "target": [{"why": "because", **entry}]})[0]
+
+
+@needs_toml
+def test_the_repository_targets_file_follows_the_schema_and_holds_the_project_goals():
+    read = bench_targets.load_targets(REPO_TARGETS)
+    goals = {
+        (s.workload, s.kind, s.numerator or s.contender, s.denominator): s.limit for s in read.specs
+    }
+    assert all(s.why.strip() for s in read.specs)
+    assert goals[("digits", "ratio", "xpnet-*", "numpy-hand")] == 0.50
+    assert goals[("mnist", "ratio", "xpnet-*", "numpy-hand")] == 1.00
+    assert goals[("mnist", "ratio", "xpnet-numpy", "numpy-hand")] == 1.10
+    assert goals[("digits", "ratio", "xpnet-numpy", "numpy-hand")] == 1.5
+    assert goals[("mnist", "ratio", "xpnet-numpy", "sklearn")] == 0.70
+    assert goals[("large", "gemm_fraction", "xpnet-cupy", None)] == 0.80
+    assert {s.kind for s in read.specs} == set(bench_targets._KEYS)
+
+
+def test_targets_are_found_in_the_current_directory_before_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench_targets, "repository_targets", lambda: tmp_path / "nowhere.toml")
+    assert bench_targets.find_targets() is None
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "targets.toml").write_text("version = 1\n")
+    assert bench_targets.find_targets() == tmp_path / "benchmarks" / "targets.toml"
+    assert bench_targets.find_targets(REPO_TARGETS) == REPO_TARGETS
+    with pytest.raises(bench_targets.TargetsError, match="no such file"):
+        bench_targets.find_targets(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"numerator": "a", "denominator": "b", "max": 1, "maxx": 2}, "unknown key"),
+        ({"numerator": "a", "max": 1}, "missing denominator"),
+        ({"numerator": "a", "denominator": "b", "max": 1, "min": 0.5}, "exactly one of max"),
+        ({"numerator": "a", "denominator": "b"}, "exactly one of max"),
+        ({"numerator": "a", "denominator": "b", "max": "1"}, "must be a number"),
+        ({"numerator": "a", "denominator": "b", "max": -1}, ">= 0"),
+        ({"numerator": "a", "denominator": "b", "max": 1, "on": "tpu"}, "'cpu' or 'gpu'"),
+        ({"kind": "speed", "max": 1}, "unknown kind 'speed'"),
+        ({"kind": "memory", "contender": "x", "data_factor": 1}, "missing extra_mb"),
+    ],
+)
+def test_a_target_that_breaks_the_schema_is_rejected_naming_it(entry, message):
+    with pytest.raises(bench_targets.TargetsError, match=message):
+        bench_targets.parse_targets({"version": 1, "target": [{"why": "w", **entry}]})
+
+
+def test_a_targets_file_needs_a_version_and_each_target_a_reason():
+    with pytest.raises(bench_targets.TargetsError, match="version = 1"):
+        bench_targets.parse_targets({"target": []})
+    with pytest.raises(bench_targets.TargetsError, match="missing why"):
+        bench_targets.parse_targets(
+            {"version": 1, "target": [{"numerator": "a", "denominator": "b", "max": 1}]}
+        )
+
+
+def test_a_glob_stands_for_the_fastest_matching_contender_on_its_device():
+    spec = _spec(
+        workload="digits", on="cpu", numerator="xpnet-*", denominator="numpy-hand", max=0.5
+    )
+    rows = [
+        _row("xpnet-numpy", 4.0, fastest=3.0),
+        _row("xpnet-torch:cpu", 2.0, fastest=1.9),
+        _row("xpnet-cupy", 0.5, gpu=True),  # on the GPU: not a CPU path
+        _row("numpy-hand", 3.0, fastest=2.0),
+    ]
+    wl = bench.WORKLOADS["digits"]
+    (t,) = bench_targets.evaluate([spec], rows, wl, {}, gpu_seen=True, startup=None)
+    assert t.value == pytest.approx(2.0 / 3.0) and t.fastest == pytest.approx(1.9 / 2.0)
+    assert "[xpnet-torch:cpu]" in t.what and t.status.startswith("MISSED by 33")
+    assert t.lines()[1].strip() == "why it matters: because"
+    assert bench_targets.evaluate([spec], rows, bench.WORKLOADS["mnist"], {}, True, None) == []
+
+
+def test_a_target_whose_contenders_did_not_run_says_why_it_is_not_measured():
+    wl = bench.WORKLOADS["mnist"]
+    gpu = _spec(needs="gpu", numerator="xpnet-cupy", denominator="torch-eager:cuda", max=1.5)
+    named = _spec(numerator="xpnet-numpy", denominator="sklearn", max=0.7)
+    glob = _spec(on="cpu", numerator="xpnet-jax-*", denominator="numpy-hand", max=1)
+    rows = [_row("xpnet-numpy", 1.0), _row("numpy-hand", 1.0)]
+    got = bench_targets.evaluate([gpu, named, glob], rows, wl, {}, gpu_seen=False, startup=None)
+    assert [t.status for t in got] == [
+        "not measured (no CUDA device)",
+        "not measured (sklearn not run)",
+        "not measured (nothing matching xpnet-jax-* on CPU ran)",
+    ]
+    assert all(t.met is None and len(t.lines()) == 1 for t in got)
+
+
+def test_start_up_targets_are_left_out_without_the_measurement_and_judged_with_it():
+    specs = [_spec(kind="import_time", max=1.5), _spec(kind="heavy_imports", max=0)]
+    wl = bench.WORKLOADS["tiny"]
+    assert bench_targets.evaluate(specs, [], wl, {}, False, None) == []
+    st = {"numpy": 0.1, "xpnet": 0.2, "runs": 7, "probed": ["torch"], "heavy": ["torch"]}
+    slow, heavy = bench_targets.evaluate(specs, [], wl, {}, False, st)
+    assert slow.value == pytest.approx(2.0) and slow.status == "MISSED by 33 %"
+    assert heavy.value == 1 and heavy.status == "MISSED" and "[torch]" in heavy.what
+
+
+def test_without_tomllib_the_targets_are_skipped_with_a_note(monkeypatch):
+    monkeypatch.setattr(bench_targets, "_toml_module", lambda: None)
+    read = bench_targets.load_targets(REPO_TARGETS)
+    assert read.specs == [] and "Python >= 3.11" in read.note
+
+
+def test_a_missing_or_broken_targets_file_fails_before_any_timing(tmp_path, capsys):
+    assert bench.main(["--workload", "tiny", "--targets", str(tmp_path / "no.toml")]) == 2
+    if HAVE_TOML:
+        broken = tmp_path / "t.toml"
+        broken.write_text("version = 1\n[[target]]\nnumerator = 'a'\n")
+        assert bench.main(["--workload", "tiny", "--targets", str(broken)]) == 2
+    captured = capsys.readouterr()
+    assert "no such file" in captured.err
+    assert not HAVE_TOML or "missing denominator" in captured.err
+    assert "starting" not in captured.out
+
+
+def test_without_a_targets_file_the_benchmark_prints_the_tables_alone(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench_targets, "repository_targets", lambda: tmp_path / "nowhere.toml")
+    argv = ["--workload", "tiny", "--repeats", "1", "--backends", "numpy", "--peers", "none"]
+    assert bench.main([*argv, "--no-startup"]) == 0
+    out = capsys.readouterr().out
+    assert list(table_rows(out)) == ["xpnet-numpy"]
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("targets: no benchmarks/targets.toml"), last

@@ -11,6 +11,9 @@ import time
 
 import numpy as np
 
+#: Optional libraries ``import xpnet`` must not load (each costs start-up time).
+HEAVY_MODULES = ("torch", "cupy", "jax", "sklearn", "matplotlib")
+
 
 def blas_description() -> str:
     """NumPy's BLAS library, kernel and threads (threadpoolctl, when installed)."""
@@ -69,7 +72,8 @@ def library_about(library: str) -> str:
 def measure_startup(runs: int = 7) -> dict:
     """Whole-process seconds of ``python -c "import numpy"`` and ``"import xpnet"`` (medians).
 
-    Also lists which heavy optional modules ``import xpnet`` loads (there should be none).
+    Also lists which of ``HEAVY_MODULES`` ``import xpnet`` loads (there should be none).
+    Returns ``{"numpy": s, "xpnet": s, "runs": runs, "probed": HEAVY_MODULES, "heavy": [...]}``.
     """
     code = {"numpy": "import numpy", "xpnet": "import xpnet"}
     times: dict[str, list[float]] = {k: [] for k in code}
@@ -78,15 +82,23 @@ def measure_startup(runs: int = 7) -> dict:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-c", stmt], check=True)
             times[key].append(time.perf_counter() - t0)
-    probe = (
-        "import sys, xpnet; print(','.join(m for m in ('torch', 'cupy', 'sklearn', 'matplotlib') "
-        "if m in sys.modules))"
-    )
+    probe = f"import sys, xpnet; print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     heavy = subprocess.run(
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True
     ).stdout.strip()
     return {
         "numpy": statistics.median(times["numpy"]),
         "xpnet": statistics.median(times["xpnet"]),
+        "runs": runs,
+        "probed": list(HEAVY_MODULES),
         "heavy": [m for m in heavy.split(",") if m],
     }
+
+
+def startup_line(st: dict) -> str:
+    """The start-up measurement, for the report."""
+    heavy = ", ".join(st["heavy"]) or "none"
+    return (
+        f"start-up (whole process, median of {st['runs']}): 'import numpy' {st['numpy']:.3f} s, "
+        f"'import xpnet' {st['xpnet']:.3f} s; optional libraries it loaded: {heavy}"
+    )

@@ -6,17 +6,12 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .contenders import Timing, contender_names
-from .environment import environment_lines, measure_startup
-from .report import (
-    gemm_floor_lines,
-    memory_target,
-    speed_targets,
-    startup_targets,
-    summarize,
-    table_lines,
-)
+from .environment import environment_lines, measure_startup, startup_line
+from .report import gemm_floor_lines, summarize, table_lines
+from .targets import TargetsError, evaluate, load_targets
 from .worker import THREAD_VARIABLES, Worker, worker_main
 from .workloads import WORKLOADS
 
@@ -74,8 +69,26 @@ def _parser() -> argparse.ArgumentParser:
         "MKL_NUM_THREADS in the workers; default: each library's own choice)",
     )
     p.add_argument("--no-startup", action="store_true", help="skip the import-time measurement")
+    p.add_argument(
+        "--targets",
+        metavar="PATH",
+        default=None,
+        help="the performance targets to check, a TOML file (default: benchmarks/targets.toml "
+        "in the current directory, else in the repository checkout xpnet runs from; "
+        "without one only the tables are printed)",
+    )
     p.add_argument("--worker", metavar="CONTENDER", help=argparse.SUPPRESS)
     return p
+
+
+def _shown(path: Path | None) -> str:
+    """``path`` relative to the current directory where it is under it."""
+    if path is None:
+        return "-"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = contender_names(wl, args.backends, args.peers, args.loop, skipped)
     except ValueError as e:
         parser.print_usage(sys.stderr)
+        print(f"xpnet bench: error: {e}", file=sys.stderr)
+        return 2
+    try:  # read before minutes of timing, so that a broken file fails at once
+        targets_read = load_targets(args.targets)
+    except TargetsError as e:
         print(f"xpnet bench: error: {e}", file=sys.stderr)
         return 2
 
@@ -182,14 +200,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in floor_lines:
         out(line)
 
-    targets = speed_targets(rows, wl, fractions, gpu_seen)
-    mem = memory_target(rows, wl)
-    if mem is not None:
-        targets.append(mem)
+    startup = None
     if not args.no_startup:
-        targets.extend(startup_targets(measure_startup()))
+        startup = measure_startup()
+        out()
+        out(startup_line(startup))
+
     out()
-    out("targets:" if targets else "targets: none for this workload")
+    if targets_read.path is None or not targets_read.specs:
+        out(f"targets: {targets_read.note or f'none in {_shown(targets_read.path)}'}")
+        return 0
+    targets = evaluate(targets_read.specs, rows, wl, fractions, gpu_seen, startup)
+    if not targets:
+        out(f"targets: none for this workload in {_shown(targets_read.path)}")
+        return 0
+    met = sum(t.met is True for t in targets)
+    missed = sum(t.met is False for t in targets)
+    out(
+        f"targets: {met} met, {missed} missed, {len(targets) - met - missed} not measured "
+        f"(from {_shown(targets_read.path)})"
+    )
     for t in targets:
-        out(t.line())
+        for line in t.lines():
+            out(line)
     return 0
