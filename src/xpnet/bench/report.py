@@ -6,6 +6,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .contenders import Timing
 from .worker import Worker
 from .workloads import Workload
 
@@ -22,7 +23,22 @@ def _fmt_mb(b: float | None) -> str:
 
 @dataclass
 class Row:
-    """One contender's summary."""
+    """One contender's summary over its timed runs.
+
+    Attributes:
+        per_epoch: the steady-state seconds per epoch: in each run the median
+            of the epochs after the first, then the median over the runs.
+        spread: (slowest - fastest) / median of those per-run values.
+        fastest: the smallest per-run value.
+        compile_s: the first epoch of the worker's first run (the warm-up)
+            minus ``per_epoch``: compilation and first-call set-up (None with
+            one epoch per run).
+        recompile_s: the same for the timed runs, median: what each later fit
+            pays again (a compile that is not cached, ...).
+        fit_s: the whole fit call from host NumPy arrays, median.
+        loss: the last run's mean training loss of its last epoch.
+        library, gpu, extrapolated, rise, device_peak: from the worker.
+    """
 
     name: str
     per_epoch: float
@@ -35,25 +51,37 @@ class Row:
     extrapolated: bool
     rise: int | None
     device_peak: int | None
+    compile_s: float | None = None
+    recompile_s: float | None = None
 
 
 def summarize(worker: Worker, wl: Workload) -> Row:
+    """The row of a worker that has run its timed rounds."""
     ready = worker.ready
     fits = [t.fit_s for t in worker.timings if t.fit_s is not None]
     losses = [t.loss for t in worker.timings if t.loss is not None]
-    train = [t.train_s for t in worker.timings]
+    steady = [t.steady for t in worker.timings]
+    per_epoch = statistics.median(steady)
+    extras = [t.first_extra for t in worker.timings if t.first_extra is not None]
+    warm_up = Timing(**ready["first"]) if ready.get("first") else None
     return Row(
-        worker.name,
-        statistics.median(train) / wl.epochs,
-        (max(train) - min(train)) / statistics.median(train),
-        min(train) / wl.epochs,
-        statistics.median(fits) if fits else None,
-        losses[-1] if losses else None,
-        ready["library"],
-        bool(ready["gpu"]),
-        bool(ready["extrapolated"]),
-        ready.get("rise"),
-        ready.get("device_peak"),
+        name=worker.name,
+        per_epoch=per_epoch,
+        spread=(max(steady) - min(steady)) / per_epoch,
+        fastest=min(steady),
+        fit_s=statistics.median(fits) if fits else None,
+        loss=losses[-1] if losses else None,
+        library=ready["library"],
+        gpu=bool(ready["gpu"]),
+        extrapolated=bool(ready["extrapolated"]),
+        rise=ready.get("rise"),
+        device_peak=ready.get("device_peak"),
+        compile_s=(
+            warm_up.epochs[0] - per_epoch
+            if warm_up is not None and len(warm_up.epochs) > 1
+            else None
+        ),
+        recompile_s=statistics.median(extras) if extras else None,
     )
 
 
@@ -61,8 +89,8 @@ def table_lines(rows: Sequence[Row], wl: Workload) -> list[str]:
     """The results table: one row per contender."""
     ref = next((r for r in rows if r.name == "xpnet-numpy"), None)
     any_gpu = any(r.gpu for r in rows)
-    header = ["contender", "s/epoch", "spread", "fastest", "samples/s", "us/step", "fit s", "loss"]
-    header.append("peak MB")
+    header = ["contender", "s/epoch", "spread", "fastest", "compile s", "recompile s"]
+    header += ["samples/s", "us/step", "fit s", "loss", "peak MB"]
     if any_gpu:
         header.append("GPU MB")
     header.append("x xpnet-numpy")
@@ -73,6 +101,8 @@ def table_lines(rows: Sequence[Row], wl: Workload) -> list[str]:
             _fmt_time(r.per_epoch),
             f"{100 * r.spread:.0f}%",
             _fmt_time(r.fastest),
+            _fmt_time(r.compile_s),
+            _fmt_time(r.recompile_s),
             f"{wl.n / r.per_epoch:,.0f}",
             f"{r.per_epoch / wl.steps_per_epoch * 1e6:,.0f}",
             _fmt_time(r.fit_s),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -22,16 +23,24 @@ PAUSE_S = 0.2
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="xpnet bench",
-        description="Time the same MLP training in xpnet (each backend), a hand-written "
-        "NumPy loop, scikit-learn and PyTorch eager; print a table and the performance targets.",
+        description="Time the same MLP training in xpnet (each backend, compiled and eager), a "
+        "hand-written NumPy loop, scikit-learn and PyTorch; print a table and the performance "
+        "targets.",
     )
     p.add_argument(
         "--workload",
         choices=sorted(WORKLOADS),
         default="digits",
-        help="mnist: 60,000 x 784, hidden 256, batch 128, 1 epoch; digits: 1,797 x 64, "
-        "hidden 100, batch 32, 20 epochs; large: 8,192 x 4,096, hidden 4,096, batch 4,096 "
-        "(GPU); tiny: for tests (default: digits)",
+        help="mnist: 60,000 x 784, hidden 256, batch 128, 2 epochs; digits: 1,797 x 64, "
+        "hidden 100, batch 32, 20 epochs; large: 8,192 x 4,096, hidden 4,096, batch 4,096, "
+        "2 epochs (GPU); tiny: for tests (default: digits)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs per run, instead of the workload's (the first of each run is reported "
+        "apart, as compile time; more epochs give a steadier median)",
     )
     p.add_argument(
         "--repeats",
@@ -43,15 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backends",
         default=None,
-        help="xpnet backends, comma-separated (default: numpy, torch:cpu, cupy, torch:cuda, "
-        "those that run here; for large: numpy, timed on one minibatch, cupy, torch:cuda); "
-        "'all' adds array_api_strict (slow)",
+        help="xpnet backends and compiled variants, comma-separated (default: numpy, "
+        "torch:cpu, cupy, torch:cuda, jax-jit, jax-eager, torch-compiled, those that run here; "
+        "for large: numpy, timed on one minibatch, cupy, torch:cuda); 'all' adds "
+        "array_api_strict (slow)",
     )
     p.add_argument(
         "--peers",
         default=None,
-        help="comma-separated from hand, sklearn, torch (CPU and CUDA), torch:cpu, torch:cuda; "
-        "or 'none' (default: hand, sklearn, torch; for large: torch:cuda)",
+        help="comma-separated from hand, sklearn, torch (eager, CPU and CUDA), torch:cpu, "
+        "torch:cuda, torch-compiled (torch.compile; also :cpu, :cuda); or 'none' (default: "
+        "hand, sklearn, torch; for large: torch:cuda)",
     )
     p.add_argument(
         "--tf32", action="store_true", help="allow TF32 matmuls on CUDA (all contenders)"
@@ -100,10 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     wl = WORKLOADS[args.workload]
+    if args.epochs is not None and args.epochs >= 1:  # < 1 is refused below
+        wl = dataclasses.replace(wl, epochs=args.epochs)
     if args.worker:
         return worker_main(args.worker, wl, args.tf32)
     repeats = wl.repeats if args.repeats is None else args.repeats
-    for value, option in ((repeats, "--repeats"), (args.threads or 1, "--threads")):
+    checks = [(repeats, "--repeats")]
+    checks += [
+        (v, o) for v, o in ((args.threads, "--threads"), (args.epochs, "--epochs")) if v is not None
+    ]
+    for value, option in checks:
         if value < 1:
             parser.print_usage(sys.stderr)
             print(f"xpnet bench: error: {option} must be >= 1", file=sys.stderr)
@@ -135,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers: list[Worker] = []
     try:
         for name in names:
-            w = Worker(name, wl, args.tf32, args.threads)
+            w = Worker(name, wl, args.tf32, args.threads, args.epochs)
             if "error" in w.ready:
                 default_gpu = args.backends is None and name in ("xpnet-cupy", "xpnet-torch:cuda")
                 why = w.ready["error"]
@@ -152,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         gpu_seen = any(w.ready["gpu"] for w in workers)
         if wl.gpu_only and not gpu_seen:
             out("note: 'large' is a GPU workload and no CUDA device is usable here")
-        out(f"timing: {repeats} round(s), round-robin, median reported")
+        out(
+            f"timing: {repeats} round(s), round-robin (each starts with the next contender), median reported"
+        )
         for r in range(repeats):
             shift = r % len(workers)
             for w in [*workers[shift:], *workers[:shift]]:
@@ -181,10 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out()
     out(
-        f"results: s/epoch = training passes only ({wl.epochs} epoch(s) per run), median; spread "
-        "= (slowest - fastest) / median; fastest = the fastest run, s/epoch; fit s = the "
-        "whole fit call from host NumPy data; loss = mean training loss of the last epoch; "
-        "peak MB = rise of peak RSS over the RSS after imports, data creation "
+        f"results ({wl.epochs} epochs per run, each epoch timed alone): s/epoch = steady state, "
+        "the median of each run's epochs after the first, median over runs; spread = (slowest "
+        "- fastest) / median of those per-run values; fastest = the fastest run's; compile s "
+        "= the first epoch of the warm-up run minus s/epoch (compilation, first-call set-up); "
+        "recompile s = the same for the timed runs, median (what each new fit pays again); "
+        "fit s = the whole fit call from host NumPy data, median; loss = mean training loss of "
+        "the last epoch; peak MB = rise of peak RSS over the RSS after imports, data creation "
         f"({wl.data_bytes / 2**20:.1f} MB float32 X) included"
         + ("; GPU MB = device memory at the peak" if gpu_seen else "")
     )

@@ -37,7 +37,7 @@ def one_run(c: Contender, X, y, init, wl: Workload) -> Timing:
     rows = min(wl.n, c.steps * wl.batch)
     t = c.run(X[:rows], y[:rows], init, wl, wl.epochs)
     scale = wl.steps_per_epoch / math.ceil(rows / wl.batch)
-    return Timing(t.train_s * scale, None, t.loss)
+    return Timing([s * scale for s in t.epochs], None, t.loss)
 
 
 def matmul_rate(library: str, M: int, K: int, N: int, tf32: bool, seconds: float = 0.25) -> float:
@@ -47,18 +47,25 @@ def matmul_rate(library: str, M: int, K: int, N: int, tf32: bool, seconds: float
     rng = np.random.default_rng(SEED)
     A = b.asarray(rng.standard_normal((M, K), dtype=np.float32))
     W = b.asarray(rng.standard_normal((N, K), dtype=np.float32))
+
+    def wait(result) -> None:
+        b.sync()
+        block = getattr(result, "block_until_ready", None)  # JAX dispatches asynchronously
+        if block is not None:
+            block()
+
     for _ in range(3):
-        A @ W.T
-    b.sync()
+        out = A @ W.T
+    wait(out)
     best = 0.0
     for _ in range(3):
         calls = 0
         t0 = time.perf_counter()
         while True:
-            A @ W.T
+            out = A @ W.T
             calls += 1
             if calls % 4 == 0:
-                b.sync()
+                wait(out)
                 if time.perf_counter() - t0 >= seconds:
                     break
         elapsed = time.perf_counter() - t0
@@ -117,7 +124,7 @@ def worker_main(name: str, wl: Workload, tf32: bool) -> int:
     try:
         c = contender_by_name(name, wl, tf32)
         c.imports()
-    except (_backend.BackendUnavailableError, ImportError, ValueError) as e:
+    except (_backend.BackendUnavailableError, ImportError, ValueError, TypeError) as e:
         reply({"error": str(e)})
         return 0
     base = _proc_status("VmRSS:") or _rss_peak()
@@ -126,6 +133,9 @@ def worker_main(name: str, wl: Workload, tf32: bool) -> int:
     init = initial_params(wl)
     try:
         first = one_run(c, X, y, init, wl)
+    except c.unsupported as e:  # this xpnet does not take the backend / compile= (yet)
+        reply({"error": f"{type(e).__name__}: {e}"})
+        return 0
     except Exception as e:  # report it, the other contenders go on
         reply({"error": f"the first run failed: {type(e).__name__}: {e}"})
         return 1
@@ -164,12 +174,21 @@ def worker_main(name: str, wl: Workload, tf32: bool) -> int:
 class Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, name: str, wl: Workload, tf32: bool, threads: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        wl: Workload,
+        tf32: bool,
+        threads: int | None = None,
+        epochs: int | None = None,
+    ):
         self.name = name
         self._stderr = tempfile.TemporaryFile(mode="w+")
         cmd = [sys.executable, "-m", "xpnet.bench", "--worker", name, "--workload", wl.name]
         if tf32:
             cmd.append("--tf32")
+        if epochs is not None:
+            cmd += ["--epochs", str(epochs)]
         env = dict(os.environ)
         if threads is not None:
             for var in THREAD_VARIABLES:
