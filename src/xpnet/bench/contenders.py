@@ -244,7 +244,11 @@ def _xpnet_variant(variant: str, tf32: bool) -> Contender:
         library=lib,
         gpu=gpu,
         sync=sync if gpu else None,
-        device_peak=_device_peak_probe(b) if gpu and b is not None else None,
+        device_peak=(
+            _device_peak_probe(b)
+            if gpu and b is not None and b.library in ("cupy", "torch")
+            else None
+        ),
         about=about,
         unsupported=UNSUPPORTED,
     )

@@ -309,11 +309,11 @@ def _pick(pattern: str, rows: Sequence[Row], on: str | None) -> tuple[Row | None
     return min(matches, key=lambda r: r.per_epoch), min(matches, key=lambda r: r.fastest)
 
 
-def _side_label(pattern: str, on: str | None, row: Row | None) -> str:
+def _side_label(pattern: str, row: Row | None) -> str:
+    """A side of a target as printed: the name, or ``fastest <glob> [the one it was]``."""
     if not _is_glob(pattern):
         return pattern
-    where = f" on {on.upper()}" if on else ""
-    return f"fastest {pattern}{where}" + (f" [{row.name}]" if row is not None else "")
+    return f"fastest {pattern}" + (f" [{row.name}]" if row is not None else "")
 
 
 def _not_run(spec: TargetSpec, gpu_seen: bool, sides: Sequence[tuple[str, Row | None]]) -> str:
@@ -368,8 +368,8 @@ def _ratio_target(spec: TargetSpec, rows: Sequence[Row], wl: Workload, gpu_seen:
     den, den_fast = _pick(spec.denominator or "", rows, spec.on)
     where = f" {spec.on.upper()}" if spec.on else ""
     what = (
-        f"{wl.name}{where}: {_side_label(spec.numerator or '', spec.on, num)} / "
-        f"{_side_label(spec.denominator or '', spec.on, den)}"
+        f"{wl.name}{where}: {_side_label(spec.numerator or '', num)} / "
+        f"{_side_label(spec.denominator or '', den)}"
     )
     measured = num is not None and den is not None
     return Target(
@@ -400,7 +400,7 @@ def _fraction_target(
     if row is not None and value is None:
         why_missing = f"no matmul rate measured for {row.library}"
     return Target(
-        f"{wl.name}{where}: {_side_label(pattern, spec.on, row)}, "
+        f"{wl.name}{where}: {_side_label(pattern, row)}, "
         "fraction of the measured float32 matmul rate",
         value,
         spec.limit,
