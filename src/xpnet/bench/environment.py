@@ -61,6 +61,11 @@ def library_about(library: str) -> str:
 
         mkl = "MKL" if torch.backends.mkl.is_available() else "no MKL"
         return f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {mkl}"
+    if library == "jax":
+        import jax
+
+        devices = jax.devices()
+        return f"jax {jax.__version__}, {len(devices)} {devices[0].platform} device(s)"
     if library == "cupy":
         import cupy
 
