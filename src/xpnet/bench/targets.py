@@ -196,7 +196,7 @@ def _parse_one(entry: Any, where: str) -> TargetSpec:
     if not isinstance(entry, dict):
         raise TargetsError(f"{where}: expected a table")
     kind = entry.get("kind", "ratio")
-    if kind not in _KEYS:
+    if not isinstance(kind, str) or kind not in _KEYS:
         raise TargetsError(f"{where}: unknown kind {kind!r}; expected one of {', '.join(_KEYS)}")
     where = f"{where} ({kind})"
     required, optional = _KEYS[kind]
