@@ -552,7 +552,7 @@ def test_a_missing_or_broken_targets_file_fails_before_any_timing(tmp_path, caps
 def test_without_a_targets_file_the_benchmark_prints_the_tables_alone(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # no benchmarks/ here; the worker still imports this xpnet
     monkeypatch.setattr(bench_targets, "repository_targets", lambda: tmp_path / "nowhere.toml")
     argv = ["--workload", "tiny", "--repeats", "1", "--backends", "numpy", "--peers", "none"]
     assert bench.main([*argv, "--no-startup"]) == 0

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -171,6 +174,26 @@ def worker_main(name: str, wl: Workload, tf32: bool) -> int:
     return 0
 
 
+def _package_root() -> str | None:
+    """The folder this xpnet was imported from, unless the interpreter finds it by itself.
+
+    A checkout's ``src`` (or a ``--target`` folder) reached through a relative
+    ``PYTHONPATH`` or the current directory would be lost in a worker started
+    elsewhere; the interpreter's own site-packages are never lost, and are
+    not put ahead of the user's ``PYTHONPATH``.
+    """
+    root = Path(__file__).resolve().parents[2]
+    site_dirs = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    try:
+        site_dirs.update(site.getsitepackages())
+        site_dirs.add(site.getusersitepackages())
+    except AttributeError:  # a virtualenv's stripped-down site module
+        pass
+    if any(root == Path(d).resolve() for d in site_dirs if d):
+        return None
+    return str(root)
+
+
 class Worker:
     """The parent's handle on one worker process."""
 
@@ -190,6 +213,9 @@ class Worker:
         if epochs is not None:
             cmd += ["--epochs", str(epochs)]
         env = dict(os.environ)
+        root = _package_root()
+        if root is not None:  # the worker imports the same xpnet as this process
+            env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
         if threads is not None:
             for var in THREAD_VARIABLES:
                 env[var] = str(threads)
