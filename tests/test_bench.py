@@ -521,6 +521,16 @@ def test_a_target_whose_contenders_did_not_run_says_why_it_is_not_measured():
     assert all(t.met is None and len(t.lines()) == 1 for t in got)
 
 
+def test_a_gemm_fraction_above_one_is_not_taken_for_a_target_met():
+    spec = _spec(kind="gemm_fraction", workload="large", contender="xpnet-cupy", min=0.8)
+    rows = [_row("xpnet-cupy", 1.0, gpu=True)]
+    wl = bench.WORKLOADS["large"]
+    (good,) = bench_targets.evaluate([spec], rows, wl, {"xpnet-cupy": 0.85}, True, None)
+    (bad,) = bench_targets.evaluate([spec], rows, wl, {"xpnet-cupy": 3.0}, True, None)
+    assert good.met is True and good.line().endswith("85.0 % (target >= 80 %): met")
+    assert bad.met is None and "measured too low" in bad.status
+
+
 def test_start_up_targets_are_left_out_without_the_measurement_and_judged_with_it():
     specs = [_spec(kind="import_time", max=1.5), _spec(kind="heavy_imports", max=0)]
     wl = bench.WORKLOADS["tiny"]

@@ -399,6 +399,8 @@ def _fraction_target(
     why_missing = _not_run(spec, gpu_seen, [(pattern, row)])
     if row is not None and value is None:
         why_missing = f"no matmul rate measured for {row.library}"
+    elif row is not None and value is not None and value > 1:
+        value, why_missing = None, f"the {row.library} matmul rate was measured too low"
     return Target(
         f"{wl.name}{where}: {_side_label(pattern, row)}, "
         "fraction of the measured float32 matmul rate",
