@@ -162,7 +162,10 @@ def _xpnet_contender(spec: str, tf32: bool, loop: bool = False) -> Contender:
 
     def run_loop(X, y, init, wl, epochs) -> Timing:
         from .. import optim
-        from ..train import EpochData, TrainState, train
+        from ..functional import get_activation
+        from ..losses import CROSS_ENTROPY
+        from ..step import StepSpec, build_step
+        from ..train import EpochData, TrainConfig, TrainState, train
 
         b.set_tf32(tf32)
         t0 = time.perf_counter()
@@ -171,22 +174,30 @@ def _xpnet_contender(spec: str, tf32: bool, loop: bool = False) -> Contender:
         opt = optim.sgd(LEARNING_RATE)
         state = TrainState(params=params, opt_state=opt.init(params))
         zeros = (0.0,) * len(params)
-        b.sync()
-        state = train(
-            state,
-            data,
-            activation="relu",
-            optimizer=opt,
-            l1s=zeros,
-            l2s=zeros,
+        spec = StepSpec(CROSS_ENTROPY, get_activation("relu"), opt, zeros, zeros)
+        mode = b.compile_mode("auto")
+        config = TrainConfig(
+            spec,
             batch_size=wl.batch,
             max_epochs=epochs,
-            rng=_backend.host_rng(SEED),
-            backend=b,
             shuffle=False,
             n_iter_no_change=epochs + 1,
             tol=0.0,
+            compile=mode,
         )
+        n = data.n
+        step = build_step(
+            spec,
+            b,
+            mode=mode,
+            batch_sizes=(wl.batch, n % wl.batch or wl.batch),
+            hidden_sizes=tuple(wl.hidden),
+            n_classes=int(init[-1][0].shape[0]),
+            label_dtype=data.y.dtype,
+            dtype=data.X.dtype,
+        )
+        b.sync()
+        state = train(state, data, config, step, rng=_backend.host_rng(SEED), backend=b)
         b.sync()
         hist = state.history
         seconds = [float(s) for s in hist["seconds"]]
