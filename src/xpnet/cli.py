@@ -62,6 +62,7 @@ _OPTION_OF = {
     "l1": "--l1",
     "l2": "--l2",
     "dtype": "--dtype",
+    "compile": "--compile",
     "random_state": "--seed",
     "backend": "--backend",
 }
@@ -286,10 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         default="auto",
         metavar="SPEC",
-        help="auto | numpy | cupy[:N] | torch[:cpu|:cuda[:N]] | array_api_strict",
+        help="auto | numpy | cupy[:N] | torch[:cpu|:cuda[:N]] | jax[:cpu|:gpu|:cuda:N] | "
+        "array_api_strict",
     )
     where.add_argument(
-        "--dtype", choices=("float32", "float64"), default="float32", help="floating point type"
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="floating point type (float64 on JAX needs JAX_ENABLE_X64=1)",
+    )
+    where.add_argument(
+        "--compile",
+        choices=("auto", "none", "jit"),
+        default="auto",
+        help="auto: JAX compiles the step (jax.jit) and each epoch's loop, other backends run "
+        "eagerly; none: eager everywhere; jit: jax.jit on JAX, torch.compile on PyTorch",
     )
     where.add_argument("--out", default="xpnet-run", metavar="DIR", help="output directory")
     where.add_argument(
@@ -521,6 +533,7 @@ def _estimator(args: argparse.Namespace) -> Any:
         early_stopping=args.early_stopping,
         backend=args.backend,
         dtype=args.dtype,
+        compile=args.compile,
         random_state=args.seed,
     )
     try:

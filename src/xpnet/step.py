@@ -114,6 +114,18 @@ def make_grads_step(spec: StepSpec, xp: Any, consts: HotConstants | None) -> Cal
     return grads_step
 
 
+def make_evaluate(spec: StepSpec, xp: Any) -> Callable:
+    """``(params, Xb, yb) -> (sum of the rows' data losses, metric sum)``, for evaluation."""
+    loss, act = spec.loss, spec.activation
+
+    def evaluate(params: Any, Xb: Array, yb: Array):
+        outputs, _ = forward(params, Xb, act, xp)
+        loss_rows, _ = loss.rows(outputs, yb, xp)
+        return xp.sum(loss_rows), loss.metric(outputs, yb, xp)
+
+    return evaluate
+
+
 def make_update(spec: StepSpec, xp: Any) -> Callable:
     """The update half: ``(grads, opt_state, params, scale) -> (params, opt_state)``."""
     opt_update = spec.optimizer.update
@@ -142,6 +154,8 @@ class Step:
         prepare: ``opt_state -> opt_state`` ready for these functions (count
             and lr_scale as device arrays when compiled).
         keep: ``tree -> tree`` safe to hold across steps (a copy when buffers are donated).
+        evaluate: ``(params, Xb, yb) -> (data loss sum, metric sum)`` on a chunk
+            (no penalty, no gradient), compiled like the step.
     """
 
     grads_step: Callable
@@ -153,6 +167,7 @@ class Step:
     donates: bool
     prepare: Callable[[Any], Any]
     keep: Callable[[Any], Any]
+    evaluate: Callable | None = None
 
 
 def build_step(
@@ -216,6 +231,7 @@ def build_step(
             False,
             lambda s: s,
             lambda t: t,
+            make_evaluate(spec, xp),
         )
     epoch = None
     if whole_epoch and backend.library == "jax":
@@ -231,4 +247,5 @@ def build_step(
         donates,
         lambda s: backend.state_arrays(s, dtype),
         backend.copy_tree if donates else (lambda t: t),
+        backend.compile_step(make_evaluate(spec, xp)),
     )

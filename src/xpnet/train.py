@@ -214,27 +214,32 @@ def _host_target_dtype(data: EpochData) -> Any:
 
 
 def evaluate(
-    params: Any, data: EpochData, spec: StepSpec, backend: Any, chunk: int = 8192
+    params: Any,
+    data: EpochData,
+    spec: StepSpec,
+    backend: Any,
+    chunk: int = 8192,
+    step: Step | None = None,
 ) -> tuple[Array, Array]:
     """The mean data loss (no penalty) and the metric sum of ``params`` on ``data``.
 
-    Computed in chunks of ``chunk`` rows to bound memory; returns 0-d device
-    arrays and reads nothing back.
+    Computed in chunks of ``chunk`` rows to bound memory (with ``step``'s
+    compiled evaluation where it has one); returns 0-d device arrays and
+    reads nothing back.
     """
-    from .mlp import forward
+    from .step import make_evaluate
 
     xp = backend.xp
     n = data.n
+    run = step.evaluate if step is not None and step.evaluate is not None else None
+    run = run or make_evaluate(spec, xp)
     loss_sum: Any = 0.0
     metric_sum: Any = 0.0
-    scale = spec.loss.report_scale
     for start in range(0, n, chunk):
         Xb, yb, _ = _take_rows(data, slice(start, min(start + chunk, n)), backend, xp)
-        outputs, _ = forward(params, Xb, spec.activation, xp)
-        loss_rows, _ = spec.loss.rows(outputs, yb, xp)
-        loss_sum = loss_sum + xp.sum(loss_rows)
-        metric_sum = metric_sum + spec.loss.metric(outputs, yb, xp)
-    return loss_sum * scale / n, metric_sum
+        chunk_loss, chunk_metric = run(params, Xb, yb)
+        loss_sum, metric_sum = loss_sum + chunk_loss, metric_sum + chunk_metric
+    return loss_sum * spec.loss.report_scale / n, metric_sum
 
 
 def _metric_value(metric: str, total: float, data: EpochData) -> float:
@@ -354,11 +359,11 @@ def train(
             f"train_{metric}": _metric_value(metric, totals[1], train_data),
         }
         if validation is not None:
-            v_loss, v_metric = evaluate(state.params, validation, config.spec, backend)
+            v_loss, v_metric = evaluate(state.params, validation, config.spec, backend, step=step)
             row["val_loss"] = float(v_loss)
             row[f"val_{metric}"] = _metric_value(metric, float(v_metric), validation)
         for name, data in eval_sets.items():
-            e_loss, e_metric = evaluate(state.params, data, config.spec, backend)
+            e_loss, e_metric = evaluate(state.params, data, config.spec, backend, step=step)
             row[f"{name}_loss"] = float(e_loss)
             row[f"{name}_{metric}"] = _metric_value(metric, float(e_metric), data)
         row["learning_rate"] = lr
