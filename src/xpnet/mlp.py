@@ -123,7 +123,7 @@ def forward(
     h_s = X
     for W, b in params[:-1]:
         h_a = h_s @ W.T + b  # seed 2.1: h_a = b1 + W1 x, one row per sample
-        h_s = act.fn(h_a, xp)
+        h_s = act.apply(h_a, xp)
         pre_activations.append(h_a)
         activations.append(h_s)
     W_out, b_out = params[-1]
