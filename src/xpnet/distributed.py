@@ -208,7 +208,8 @@ class Communicator(ABC):
         Each rank computes, per array, the sum and a position-weighted sum of
         its bit patterns as 64-bit integers (exact, so independent of the CPU
         and of summation order) plus a float64 sum for the message; the
-        checksums (a few numbers per array) are gathered and compared.
+        checksums (a few numbers per array) are gathered and compared. The
+        arrays are read on the host: one device-to-host copy of them per call.
 
         Args:
             arrays: this rank's arrays (e.g. ``xpnet.tree.flatten(params)[0]``).
@@ -791,6 +792,7 @@ def _threads_per_rank(own: int, node_cpus: int, ranks_on_node: int) -> int:
 
 
 _THREAD_LIMITERS: list = []  # keeps threadpoolctl's limiter alive for the process
+_THREADS_SET: list = [None]  # the OMP_NUM_THREADS value limit_threads itself set, if any
 
 
 def limit_threads(comm: Communicator, verbose: bool = False) -> int:
@@ -819,11 +821,12 @@ def limit_threads(comm: Communicator, verbose: bool = False) -> int:
     threads = _threads_per_rank(len(own), node_cpus, len(node))
     user = _env_int("OMP_NUM_THREADS")
     how = f"{len(node)} rank(s) on {host} sharing {node_cpus} CPU(s)"
-    if user is not None and user >= 1:
+    if user is not None and user >= 1 and os.environ.get("OMP_NUM_THREADS") != _THREADS_SET[0]:
         threads = user
         how += f"; OMP_NUM_THREADS={user} set by the user is kept"
     for var in _THREAD_ENV:
         os.environ[var] = str(threads)
+    _THREADS_SET[0] = str(threads)
     applied = ["environment"]
     try:
         from threadpoolctl import threadpool_limits

@@ -107,6 +107,7 @@ def main() -> None:
     comm.barrier()
 
     result["threads"] = d.limit_threads(comm, verbose=True)
+    result["threads_again"] = d.limit_threads(comm)  # its own OMP_NUM_THREADS is not the user's
     from threadpoolctl import threadpool_info
 
     result["threadpool_threads"] = [lib["num_threads"] for lib in threadpool_info()]
