@@ -522,3 +522,38 @@ def test_mpi_failing_rank_ends_the_job(mode, tmp_path):
         assert f"RuntimeError: deliberate failure on rank 1 ({mode})" in stderr
         assert "rank 1 of 2" in stderr and "ending the whole job" in stderr
         assert rc == 1, rc
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_training_on_k_ranks_equals_one_process(ranks, tmp_path):
+    """Data-parallel SGD (Nesterov) and Adam, every penalty on, batches that split
+    unevenly over the ranks and a smaller last batch: K ranks equal one process up to
+    the order of floating-point sums (float64)."""
+    exe = _mpiexec()
+    script = Path(__file__).parent / "mpi" / "train_loop.py"
+    done = subprocess.run(
+        [exe, "-n", str(ranks), sys.executable, str(script), str(tmp_path)],
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    sys.path.insert(0, str(script.parent))
+    try:
+        from problem import SOLVERS, run
+    finally:
+        sys.path.pop(0)
+    for solver in SOLVERS:
+        alone = run(solver)
+        got = np.load(tmp_path / f"{solver}.npz")
+        leaves = [leaf for pair in alone.params for leaf in pair]
+        for i, leaf in enumerate(leaves):
+            ref = np.asarray(leaf)
+            err = np.linalg.norm(got[f"p{i}"] - ref) / np.linalg.norm(ref)
+            assert err < 1e-10, f"{solver}: array {i} differs by {err:.2e}"
+        np.testing.assert_allclose(got["loss"], alone.history["train_loss"], rtol=1e-10)
+        np.testing.assert_array_equal(got["error"], alone.history["train_error"])

@@ -280,7 +280,13 @@ def train(
         validation: a held-out set whose score drives early stopping.
         eval_sets: more sets to report loss and metric on each epoch (e.g. a test set).
         callbacks: per-batch, per-epoch and checkpoint hooks.
-        comm: a communicator of several processes (``distributed``), or None.
+        comm: a ``distributed.Communicator``, or None. With several processes,
+            every process passes the same arguments (the whole training set and
+            the same seed); each computes the gradient of its contiguous share of
+            every global minibatch of ``config.batch_size`` rows, the gradients
+            are summed, and every decision (divergence, stopping) is taken on the
+            summed epoch totals, so the processes stay identical (checked once
+            per epoch: ``distributed.DesyncError``).
 
     History keys: ``epoch``, ``train_loss`` (the objective averaged over the
     epoch's minibatches, penalty included, as they were trained),
@@ -352,6 +358,9 @@ def train(
             start_opt = scale_learning_rate(start_opt, 0.5)
             state.params, state.opt_state = step.keep(start_params), step.keep(start_opt)
         state.params, state.opt_state = params, opt_state
+        if comm is not None and comm.size > 1:
+            # every rank must hold the same parameters: one cheap check an epoch
+            comm.check_identical([leaf for pair in state.params for leaf in pair])
         state.epoch += 1
         row: dict[str, Any] = {
             "epoch": state.epoch,
@@ -430,7 +439,7 @@ def _run_epoch(step, params, opt_state, data, config, rng, backend, on_batch, co
             rows = _local_share(order, start, stop, comm.rank, comm.size)
             Xb, yb, wb = _take_rows(data, rows, backend, xp)
             grads, loss, metric_b = step.grads_step(params, Xb, yb, wb, float(scales[b]))
-            grads = _allreduce_grads(comm, grads)
+            grads = _allreduce_grads(comm, grads, backend)
             params, opt_state = step.update(grads, opt_state, params, float(scales[b]))
         else:
             rows = order[start:stop] if order is not None else slice(start, stop)
@@ -488,10 +497,10 @@ def _local_share(order: np.ndarray | None, start: int, stop: int, rank: int, siz
     return order[lo:hi] if order is not None else slice(lo, hi)
 
 
-def _allreduce_grads(comm: Any, grads: list) -> list:
+def _allreduce_grads(comm: Any, grads: list, backend: Any) -> list:
     """Sum the gradients over the processes (one buffer) and rebuild ``[(dW, db), ...]``."""
     leaves = [leaf for pair in grads for leaf in pair]
-    summed = comm.allreduce_sum(leaves)
+    summed = comm.allreduce_sum(leaves, backend)
     return [(summed[i], summed[i + 1]) for i in range(0, len(summed), 2)]
 
 
