@@ -1,4 +1,4 @@
-"""The seed's section 1 on every backend: identities, derivatives, references, stability."""
+"""The derivation's section 1 on every backend: identities, derivatives, references, stability."""
 
 from __future__ import annotations
 
@@ -76,38 +76,38 @@ def _on(backend, host, dtype):
     return x, to_np(x).astype(np.float64)
 
 
-# ----------------------------------------------------------------------------- seed identities
+# ----------------------------------------------------------------------------- the derivation's identities
 
 
 def test_sigmoid_is_half_tanh_of_half_plus_one(backend, dtype):
-    # seed 1.1: sigmoid(x) = (tanh(x/2) + 1) / 2
+    # eq. (1.1): sigmoid(x) = (tanh(x/2) + 1) / 2
     x, _ = _on(backend, _moderate_inputs(seed=1), dtype)
-    assert_rel_close(F.sigmoid(x), (F.tanh(x / 2.0) + 1.0) / 2.0, RTOL[dtype], "seed 1.1")
+    assert_rel_close(F.sigmoid(x), (F.tanh(x / 2.0) + 1.0) / 2.0, RTOL[dtype], "eq. (1.1)")
 
 
 def test_log_sigmoid_is_minus_softplus_of_minus_x(backend, dtype):
-    # seed 1.2: log sigmoid(x) = -softplus(-x)
+    # eq. (1.2): log sigmoid(x) = -softplus(-x)
     x, x64 = _on(backend, _moderate_inputs(seed=2), dtype)
-    assert_rel_close(F.log_sigmoid(x), -F.softplus(-x), RTOL[dtype], "seed 1.2")
+    assert_rel_close(F.log_sigmoid(x), -F.softplus(-x), RTOL[dtype], "eq. (1.2)")
     assert_rel_close(F.log_sigmoid(x), np.log(_np_sigmoid(x64)), RTOL[dtype], "log sigmoid")
 
 
 def test_sigmoid_grad_is_s_times_one_minus_s(backend, dtype):
-    # seed 1.3: sigmoid' = s (1 - s)
+    # eq. (1.3): sigmoid' = s (1 - s)
     x, _ = _on(backend, _moderate_inputs(seed=3), dtype)
     s = F.sigmoid(x)
-    assert_rel_close(F.sigmoid_grad(x), s * (1.0 - s), RTOL[dtype], "seed 1.3")
+    assert_rel_close(F.sigmoid_grad(x), s * (1.0 - s), RTOL[dtype], "eq. (1.3)")
 
 
 def test_tanh_grad_is_one_minus_tanh_squared(backend, dtype):
-    # seed 1.4: tanh' = 1 - tanh^2
+    # eq. (1.4): tanh' = 1 - tanh^2
     x, _ = _on(backend, _moderate_inputs(seed=4, low=-3.0, high=3.0), dtype)
     t = F.tanh(x)
-    assert_rel_close(F.tanh_grad(x), 1.0 - t * t, RTOL[dtype], "seed 1.4")
+    assert_rel_close(F.tanh_grad(x), 1.0 - t * t, RTOL[dtype], "eq. (1.4)")
 
 
 def test_softmax_rows_are_positive_and_sum_to_one(backend, dtype):
-    # seed 2.3: o_s > 0 and sum_k o_s_k = 1, even for widely spread logits
+    # eq. (2.3): o_s > 0 and sum_k o_s_k = 1, even for widely spread logits
     rng = np.random.default_rng(5)
     host = rng.normal(scale=20.0, size=(9, 6))
     x, _ = _on(backend, host, dtype)
@@ -139,7 +139,7 @@ def test_logsumexp_keeps_leading_axes(backend):
 
 
 def test_sign_and_kink_conventions(backend, dtype):
-    # seed 1.5: sign(x) = 1{x>0} - 1{x<0}; seed 1.6 / 1.7: abs'(0) = rect'(0) = 0
+    # eq. (1.5): sign(x) = 1{x>0} - 1{x<0}; eq. (1.6) / (1.7): abs'(0) = rect'(0) = 0
     host = np.asarray([-3.0, -1e-30, -0.0, 0.0, 1e-30, 2.5])
     x, _ = _on(backend, host, dtype)
     expected = np.asarray([-1.0, -1.0, 0.0, 0.0, 1.0, 1.0])  # 1e-30 is a normal float32

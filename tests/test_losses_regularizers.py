@@ -1,4 +1,4 @@
-"""Softmax cross-entropy (seed 2.4, 2.5, 2.7) and the elastic net (seed 2.18) on every backend."""
+"""Softmax cross-entropy (eq. (2.4), (2.5), 2.7) and the elastic net (eq. (2.18)) on every backend."""
 
 from __future__ import annotations
 
@@ -44,21 +44,21 @@ def test_one_hot_rows_pick_the_label(backend, dtype):
 def test_cross_entropy_is_mean_negative_log_softmax_of_the_label(backend, dtype):
     logits, y = _logits_and_labels(seed=1)
     z, yb, z64 = _on(backend, logits, y, dtype)
-    expected = -np.mean(_np_log_softmax(z64)[np.arange(N), y])  # seed 2.4, 2.5
+    expected = -np.mean(_np_log_softmax(z64)[np.arange(N), y])  # eq. (2.4), (2.5)
     value = losses.softmax_cross_entropy(z, yb)
     assert tuple(value.shape) == ()
     assert value.dtype == z.dtype
     assert_rel_close(value, expected, RTOL[dtype], "loss")
-    # seed 2.4 written out: L_i = log sum_j exp(o_a_j) - o_a_y
+    # eq. (2.4) written out: L_i = log sum_j exp(o_a_j) - o_a_y
     by_seed = np.mean(np.log(np.exp(z64).sum(axis=1)) - z64[np.arange(N), y])
-    assert_rel_close(value, by_seed, RTOL[dtype], "seed 2.4")
+    assert_rel_close(value, by_seed, RTOL[dtype], "eq. (2.4)")
 
 
 def test_cross_entropy_grad_is_softmax_minus_onehot_over_n(backend, dtype):
     logits, y = _logits_and_labels(seed=2)
     z, yb, z64 = _on(backend, logits, y, dtype)
     e = np.exp(z64)
-    expected = (e / e.sum(axis=1, keepdims=True) - np.eye(M)[y]) / N  # seed 2.7, batch mean
+    expected = (e / e.sum(axis=1, keepdims=True) - np.eye(M)[y]) / N  # eq. (2.7), batch mean
     grad = losses.softmax_cross_entropy_grad(z, yb)
     assert grad.dtype == z.dtype
     assert_rel_close(grad, expected, RTOL[dtype], "grad")
@@ -112,7 +112,7 @@ def _weights(seed=5):
 
 
 def _np_elastic_net(weights, l1s, l2s):
-    # seed 2.18: sum_k l1_k sum|W_k| + l2_k sum W_k^2, gradient l1_k sign(W_k) + 2 l2_k W_k
+    # eq. (2.18): sum_k l1_k sum|W_k| + l2_k sum W_k^2, gradient l1_k sign(W_k) + 2 l2_k W_k
     value = sum(
         a * np.abs(W).sum() + b * (W**2).sum() for W, a, b in zip(weights, l1s, l2s, strict=True)
     )

@@ -1,8 +1,8 @@
-"""The MLP of the seed's section 2 on every backend.
+"""The MLP of the derivation's section 2 on every backend.
 
 Gradients are checked four ways: central finite differences (``xpnet.gradcheck``),
 the same functions run in float64 NumPy, an independent NumPy implementation
-of the seed's formulas (2.1-2.18) written here, and ``torch.autograd``.
+of the derivation's formulas, eq. (2.1)-(2.18), written here, and ``torch.autograd``.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def _np_penalty(weights, l1s, l2s):
     return value, grads
 
 
-def seed_one_hidden_layer(W1, b1, W2, b2, X, y, activation, l1s, l2s):
-    """The seed's formulas 2.1-2.18 for one hidden layer, batched, in float64 NumPy.
+def derivation_one_hidden_layer(W1, b1, W2, b2, X, y, activation, l1s, l2s):
+    """The derivation's formulas, eq. (2.1)-(2.18), for one hidden layer, batched, in float64 NumPy.
 
     Returns (logits, value, [(grad_W1, grad_b1), (grad_W2, grad_b2)], dX).
     """
@@ -100,7 +100,7 @@ def seed_one_hidden_layer(W1, b1, W2, b2, X, y, activation, l1s, l2s):
 
 
 def numpy_backprop(params, X, y, activation, l1s, l2s):
-    """The same chain rule for any depth, in float64 NumPy (reduces to the seed for one layer)."""
+    """The same chain rule for any depth, in float64 NumPy (reduces to the derivation's for one layer)."""
     act, act_grad = NP_ACT[activation]
     n = X.shape[0]
     pre, post, h = [], [X], X
@@ -237,13 +237,13 @@ def test_agrees_with_the_same_functions_in_numpy_float64(backend, dtype, activat
 
 @pytest.mark.parametrize("reg", REGULARIZATION)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_one_hidden_layer_matches_the_seed_formulas(backend, dtype, activation, reg):
+def test_one_hidden_layer_matches_the_derivation_formulas(backend, dtype, activation, reg):
     host_params, host_X, host_y = _problem(HIDDEN["1-hidden"], activation, seed=20)
     params, X, y = _to_backend(backend, host_params, host_X, host_y, dtype)
     l1, l2 = _strengths(reg, 2)
     got = _run_xpnet(params, X, y, activation, l1, l2)
     [(W1, b1), (W2, b2)], X64 = _host64(params, X)
-    want = seed_one_hidden_layer(
+    want = derivation_one_hidden_layer(
         W1, b1, W2, b2, X64, host_y, activation, _expand(l1, 2), _expand(l2, 2)
     )
     _assert_all_close(got, want, RTOL[dtype], f"{backend.name} {dtype}")
@@ -266,7 +266,9 @@ def test_numpy_backprop_reduces_to_the_seed_for_one_hidden_layer():
     for activation in ACTIVATIONS:
         params, X, y = _problem(HIDDEN["1-hidden"], activation, seed=40)
         [(W1, b1), (W2, b2)] = params
-        a = seed_one_hidden_layer(W1, b1, W2, b2, X, y, activation, [0.01, 0.02], [0.03, 0.04])
+        a = derivation_one_hidden_layer(
+            W1, b1, W2, b2, X, y, activation, [0.01, 0.02], [0.03, 0.04]
+        )
         b = numpy_backprop(params, X, y, activation, [0.01, 0.02], [0.03, 0.04])
         _assert_all_close(a, b, 1e-13, activation)
 
@@ -284,7 +286,7 @@ def test_batch_gradient_is_the_mean_of_per_sample_seed_gradients(backend, activa
     losses, dx_rows = [], []
     for x, label in zip(
         host_X, host_y, strict=True
-    ):  # one sample at a time, seed 2.1-2.17 as vectors
+    ):  # one sample at a time, eq. (2.1)-(2.17) as vectors
         ha = b1 + W1 @ x
         hs = act(ha)
         oa = b2 + W2 @ hs

@@ -77,7 +77,7 @@ def test_plain_sgd_is_theta_minus_eta_g(backend, dtype):
     expected = []
     for step_grads in host_grads:
         g = _rounded(backend, step_grads, dtype)
-        theta = [t - lr * gi for t, gi in zip(theta, g, strict=True)]  # seed 2.6
+        theta = [t - lr * gi for t, gi in zip(theta, g, strict=True)]  # eq. (2.6)
         expected.append(theta)
     _compare(history, expected, dtype)
 

@@ -1,4 +1,4 @@
-"""The seed's section 1: activations, their derivatives, softmax and norms.
+"""The derivation's section 1: activations, their derivatives, softmax and norms.
 
 Every function takes arrays of one array-API namespace and returns arrays of
 that namespace, on the same device. Each accepts ``xp=`` to skip namespace
@@ -6,7 +6,7 @@ resolution in hot loops. All are numerically stable: for inputs of magnitude
 1e4 in float32 or float64 they return finite values with no overflow warning.
 
 Derivatives are named ``f_grad`` and return df/dx elementwise. Conventions
-from the seed: ``relu_grad(0) = 0`` and ``abs_grad(0) = sign(0) = 0``.
+from the derivation: ``relu_grad(0) = 0`` and ``abs_grad(0) = sign(0) = 0``.
 
 Example:
     >>> import numpy
@@ -137,7 +137,7 @@ def _neg_abs(x: Array, xp: Any) -> Array:
 def sigmoid(x: Array, xp: Any = None) -> Array:
     """Logistic sigmoid 1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows.
 
-    Equal to (tanh(x/2) + 1) / 2 (seed 1.1), with full relative precision in both tails.
+    Equal to (tanh(x/2) + 1) / 2 (eq. (1.1)), with full relative precision in both tails.
     """
     xp = _ns(x, xp)
     z = xp.exp(_neg_abs(x, xp))  # exp(-|x|) in (0, 1]: no overflow for any x
@@ -145,7 +145,7 @@ def sigmoid(x: Array, xp: Any = None) -> Array:
 
 
 def sigmoid_grad(x: Array, xp: Any = None) -> Array:
-    """d sigmoid/dx = sigmoid(x) (1 - sigmoid(x))  (seed 1.3)."""
+    """d sigmoid/dx = sigmoid(x) (1 - sigmoid(x))  (eq. (1.3))."""
     return ACTIVATIONS["sigmoid"].grad(x, xp)
 
 
@@ -163,7 +163,7 @@ def softplus_grad(x: Array, xp: Any = None) -> Array:
 
 
 def log_sigmoid(x: Array, xp: Any = None) -> Array:
-    """log sigmoid(x) = -softplus(-x)  (seed 1.2)."""
+    """log sigmoid(x) = -softplus(-x)  (eq. (1.2))."""
     return -softplus(-x, xp)
 
 
@@ -173,7 +173,7 @@ def tanh(x: Array, xp: Any = None) -> Array:
 
 
 def tanh_grad(x: Array, xp: Any = None) -> Array:
-    """d tanh/dx = 1 - tanh(x)^2  (seed 1.4)."""
+    """d tanh/dx = 1 - tanh(x)^2  (eq. (1.4))."""
     return ACTIVATIONS["tanh"].grad(x, xp)
 
 
@@ -181,12 +181,12 @@ def tanh_grad(x: Array, xp: Any = None) -> Array:
 
 
 def sign(x: Array, xp: Any = None) -> Array:
-    """sign(x) = 1{x>0} - 1{x<0}, so sign(0) = 0  (seed 1.5)."""
+    """sign(x) = 1{x>0} - 1{x<0}, so sign(0) = 0  (eq. (1.5))."""
     return _ns(x, xp).sign(x)
 
 
 def relu(x: Array, xp: Any = None) -> Array:
-    """rect(x) = x for x > 0, else 0  (seed 1.7).
+    """rect(x) = x for x > 0, else 0  (eq. (1.7)).
 
     A ``where`` on x > 0 rather than ``maximum(x, 0)``: autodiff then gives
     rect'(0) = 0, the derivation's convention (``maximum`` splits it 1/2, 1/2).
@@ -196,7 +196,7 @@ def relu(x: Array, xp: Any = None) -> Array:
 
 
 def relu_grad(x: Array, xp: Any = None) -> Array:
-    """rect'(x) = 1{x>0}; rect'(0) = 0  (seed 1.7)."""
+    """rect'(x) = 1{x>0}; rect'(0) = 0  (eq. (1.7))."""
     return ACTIVATIONS["relu"].grad(x, xp)
 
 
@@ -204,8 +204,8 @@ rect = relu
 rect_grad = relu_grad
 
 
-def abs(x: Array, xp: Any = None) -> Array:  # noqa: A001 - the seed's name
-    """|x| = x sign(x)  (seed 1.6).
+def abs(x: Array, xp: Any = None) -> Array:  # noqa: A001 - the derivation's name
+    """|x| = x sign(x)  (eq. (1.6)).
 
     Written as the product so that autodiff gives sign(x), with abs'(0) = 0 as
     the derivation asks (JAX differentiates ``abs`` at 0 as 1).
@@ -215,7 +215,7 @@ def abs(x: Array, xp: Any = None) -> Array:  # noqa: A001 - the seed's name
 
 
 def abs_grad(x: Array, xp: Any = None) -> Array:
-    """abs'(x) = sign(x), with abs'(0) = 0  (seed 1.6)."""
+    """abs'(x) = sign(x), with abs'(0) = 0  (eq. (1.6))."""
     return ACTIVATIONS["abs"].grad(x, xp)
 
 
@@ -250,7 +250,7 @@ def log_softmax(x: Array, xp: Any = None) -> Array:
 
 
 def softmax(x: Array, xp: Any = None) -> Array:
-    """softmax along the last axis (seed 2.3): positive, rows sum to 1. Shape kept."""
+    """softmax along the last axis (eq. (2.3)): positive, rows sum to 1. Shape kept."""
     xp = _ns(x, xp)
     e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
     return e / xp.sum(e, axis=-1, keepdims=True)
@@ -266,7 +266,7 @@ def l1_norm(x: Array, xp: Any = None) -> Array:
 
 
 def l1_norm_grad(x: Array, xp: Any = None) -> Array:
-    """d||x||_1/dx = sign(x)  (seed 1.9)."""
+    """d||x||_1/dx = sign(x)  (eq. (1.9))."""
     return _ns(x, xp).sign(x)
 
 
@@ -276,7 +276,7 @@ def sq_l2_norm(x: Array, xp: Any = None) -> Array:
 
 
 def sq_l2_norm_grad(x: Array, xp: Any = None) -> Array:
-    """d||x||_2^2/dx = 2x  (seed 1.8)."""
+    """d||x||_2^2/dx = 2x  (eq. (1.8))."""
     return 2.0 * x
 
 
@@ -337,11 +337,11 @@ def _relu_forward(h_a: Array, xp: Any) -> Array:
 
 
 def _tanh_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
-    return 1.0 - h_s * h_s  # seed 1.4
+    return 1.0 - h_s * h_s  # eq. (1.4)
 
 
 def _sigmoid_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
-    return h_s * (1.0 - h_s)  # seed 1.3
+    return h_s * (1.0 - h_s)  # eq. (1.3)
 
 
 def _softplus_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
@@ -349,7 +349,7 @@ def _softplus_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
 
 
 def _abs_derivative(h_a: Array, h_s: Array, xp: Any) -> Array:
-    return xp.sign(h_a)  # seed 1.6
+    return xp.sign(h_a)  # eq. (1.6)
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -1,13 +1,14 @@
-"""The multilayer perceptron: parameters, forward pass, backprop, objective (seed section 2).
+"""The multilayer perceptron: parameters, forward pass, backprop, objective.
 
-Notation follows the seed, generalised to a minibatch (rows are samples) and
-to any number of hidden layers. For one hidden layer:
+Section 2 of the derivation (the documentation's derivation page). Its
+notation is kept, generalised to a minibatch (rows are samples) and to any
+number of hidden layers. For one hidden layer:
 
-    h_a = X W1^T + b1           (seed 2.1, batched)
+    h_a = X W1^T + b1           (eq. (2.1), batched)
     h_s = act(h_a)
-    o_a = h_s W2^T + b2         (seed 2.2, batched)
-    o_s = softmax(o_a)          (seed 2.3)
-    R~  = mean_i L_i + sum_k (l1_k sum|W_k| + l2_k sum W_k^2)   (seed 2.5, 2.18)
+    o_a = h_s W2^T + b2         (eq. (2.2), batched)
+    o_s = softmax(o_a)          (eq. (2.3))
+    R~  = mean_i L_i + sum_k (l1_k sum|W_k| + l2_k sum W_k^2)   (eq. (2.5), (2.18))
 
 ``params`` is a list of ``(W, b)`` pairs, one per layer, W of shape
 (out, in) and b of shape (out,). Every function is pure and written against
@@ -122,12 +123,12 @@ def forward(
     pre_activations, activations = [], []
     h_s = X
     for W, b in params[:-1]:
-        h_a = h_s @ W.T + b  # seed 2.1: h_a = b1 + W1 x, one row per sample
+        h_a = h_s @ W.T + b  # eq. (2.1): h_a = b1 + W1 x, one row per sample
         h_s = act.apply(h_a, xp)
         pre_activations.append(h_a)
         activations.append(h_s)
     W_out, b_out = params[-1]
-    logits = h_s @ W_out.T + b_out  # seed 2.2: o_a = b2 + W2 h_s
+    logits = h_s @ W_out.T + b_out  # eq. (2.2): o_a = b2 + W2 h_s
     return logits, Cache(X, pre_activations, activations, act)
 
 
@@ -145,7 +146,7 @@ def backward(
         params: the parameters used in ``forward``.
         cache: from ``forward``.
         dlogits: dR/d(o_a), shape (n, m) (already divided by n for a batch mean).
-        input_grad: also return dR/dX (seed 2.17); training passes False and
+        input_grad: also return dR/dX (eq. (2.17)); training passes False and
             saves a whole matmul with the largest weight matrix.
         consts: kept ones vectors for the bias sums (the training step's), or None.
 
@@ -162,14 +163,14 @@ def backward(
     for k in range(len(params) - 1, -1, -1):
         W, _ = params[k]
         layer_in = cache.X if k == 0 else cache.h_s[k - 1]
-        # seed 2.10 / 2.16: dW = grad_pre^T layer_in, db = sum over the batch = 1^T grad_pre
+        # eq. (2.10) / (2.16): dW = grad_pre^T layer_in, db = sum over the batch = 1^T grad_pre
         grads[k] = (grad_pre.T @ layer_in, sum_rows(grad_pre, xp, ones))
         if k == 0:
             if input_grad:
-                dX = grad_pre @ W  # seed 2.17: dL/dx_l = sum_j dL/dh_a_j W1_jl
+                dX = grad_pre @ W  # eq. (2.17): dL/dx_l = sum_j dL/dh_a_j W1_jl
             break
-        grad_post = grad_pre @ W  # seed 2.12: dL/dh_s = W2^T (o_s - onehot(y))
-        # seed 2.13: dL/dh_a = dL/dh_s * act'(h_a)
+        grad_post = grad_pre @ W  # eq. (2.12): dL/dh_s = W2^T (o_s - onehot(y))
+        # eq. (2.13): dL/dh_a = dL/dh_s * act'(h_a)
         grad_pre = act.backprop(grad_post, cache.h_a[k - 1], cache.h_s[k - 1], xp)
     return grads, dX
 
@@ -194,14 +195,14 @@ def objective(
             (n, k) of X's dtype for ``loss="squared_error"`` (trusted: not
             validated here).
         activation: hidden activation.
-        l1, l2: elastic-net strengths, one float or one per weight matrix (seed 2.18).
+        l1, l2: elastic-net strengths, one float or one per weight matrix (eq. (2.18)).
         input_grad: also compute dR~/dX.
         loss: ``"softmax_cross_entropy"`` (eq. (2.4)) or ``"squared_error"``
             (eq. (2.19)), or a ``losses.Loss``.
 
     Returns:
         ``(value, grads, dX)``: value a 0-d array on the backend (no host
-        sync); grads like ``params``; dX of shape (n, d) (row i is seed 2.17
+        sync); grads like ``params``; dX of shape (n, d) (row i is eq. (2.17)
         for sample i, divided by n) or None.
     """
     xp = array_namespace(X) if xp is None else xp

@@ -1,11 +1,11 @@
-"""The seed's elastic net (2.18): per weight matrix L1 and squared L2, never on biases.
+"""The derivation's elastic net, eq. (2.18): per weight matrix L1 and squared L2, never on biases.
 
     penalty = sum_k ( l1_k * sum|W_k| + l2_k * sum W_k^2 )
     d penalty / dW_k = l1_k * sign(W_k) + 2 * l2_k * W_k
     d penalty / db_k = 0
 
 ``l1`` and ``l2`` are one float for every weight matrix or a sequence with one
-value per weight matrix (the seed's lambda_11, lambda_21, ... and
+value per weight matrix (the derivation's lambda_11, lambda_21, ... and
 lambda_12, lambda_22, ...).
 """
 
@@ -105,10 +105,10 @@ def add_elastic_net(
         if not (a or b):
             continue
         dW, db = grads[k]
-        if a:  # seed 2.18: + l1_k sum|W_k|, gradient l1_k sign(W_k)
+        if a:  # eq. (2.18): + l1_k sum|W_k|, gradient l1_k sign(W_k)
             value = value + a * l1_norm(W, xp)
             dW = dW + a * l1_norm_grad(W, xp)
-        if b:  # seed 2.18: + l2_k sum W_k^2, gradient 2 l2_k W_k
+        if b:  # eq. (2.18): + l2_k sum W_k^2, gradient 2 l2_k W_k
             value = value + b * sq_l2_norm(W, xp)
             dW = dW + b * sq_l2_norm_grad(W, xp)
         grads[k] = (dW, db)  # biases are never penalised
