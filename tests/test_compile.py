@@ -219,10 +219,11 @@ def test_compiled_jax_rolls_back_a_diverged_epoch():
     assert np.all(np.isfinite(to_np(clf.predict_proba(X[:5]))))
 
 
-@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
-def test_torch_compile_equals_eager():
-    compiled = _fit("torch:cpu", "jit", "float32", 2)
-    eager = _fit("torch:cpu", "none", "float32", 2)
+@pytest.mark.parametrize("spec", ["torch:cpu", "torch:cuda"])
+def test_torch_compile_equals_eager(spec):
+    resolve_backend(spec)
+    compiled = _fit(spec, "jit", "float32", 2)
+    eager = _fit(spec, "none", "float32", 2)
     assert _max_rel(compiled, eager) < 1e-5
 
 
