@@ -47,7 +47,19 @@ def __getattr__(name: str):
         from .estimator import MLPClassifier
 
         return MLPClassifier
-    if name in ("datasets", "io", "train", "estimator", "bench", "plot", "cli"):
+    if name in (
+        "datasets",
+        "io",
+        "train",
+        "step",
+        "estimator",
+        "bench",
+        "plot",
+        "cli",
+        "export",
+        "distributed",
+        "compile",
+    ):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

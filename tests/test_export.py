@@ -1,0 +1,76 @@
+"""ONNX export: the graph traced from xpnet's forward pass, run by onnxruntime, agrees
+with the estimator (float32, within 1e-5), for every activation."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import xpnet
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the export extra)")
+pytest.importorskip("ndonnx", reason="ndonnx is not installed (the export extra)")
+onnx = pytest.importorskip("onnx")
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softplus", "abs", "identity")
+
+
+def _digits():
+    X, y = xpnet.datasets.load_digits()
+    return (X / 16.0).astype(np.float32), y
+
+
+def _fit(activation: str):
+    X, y = _digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xpnet.MLPClassifier(
+            hidden_layer_sizes=(12, 7),
+            activation=activation,
+            max_iter=5,
+            random_state=0,
+            backend="numpy",
+        ).fit(X[:500], y[:500] + 3)  # labels 3..12: the graph gives indices
+
+
+def _run(path, X):
+    session = ort.InferenceSession(str(path))
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {"X": X}), strict=True))
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_exported_classifier_agrees_with_predict_proba(activation, tmp_path):
+    clf = _fit(activation)
+    X, _ = _digits()
+    path = xpnet.export.to_onnx(clf, tmp_path / "model.onnx")
+    out = _run(path, X[500:900])
+    proba = clf.predict_proba(X[500:900])
+    np.testing.assert_allclose(out["probabilities"], proba, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(clf.classes_[out["label"]], clf.predict(X[500:900]))
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta["xpnet.classes"]) == clf.classes_.tolist()
+    (inp,) = model.graph.input
+    dims = inp.type.tensor_type.shape.dim
+    assert dims[0].dim_param and dims[1].dim_value == 64  # n dynamic, d fixed
+    assert inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+def test_a_model_file_exports_like_the_estimator(tmp_path):
+    clf = _fit("tanh")
+    X, _ = _digits()
+    clf.save(tmp_path / "model.npz")
+    a = _run(xpnet.export.to_onnx(clf, tmp_path / "a.onnx"), X[:50])
+    b = _run(xpnet.export.to_onnx(tmp_path / "model.npz", tmp_path / "b.onnx"), X[:50])
+    np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+
+
+def test_an_unfitted_model_or_a_bad_opset_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="fit"):
+        xpnet.export.to_onnx(xpnet.MLPClassifier(), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="opset"):
+        xpnet.export.to_onnx(_fit("relu"), tmp_path / "m.onnx", opset=0)
