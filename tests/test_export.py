@@ -74,3 +74,18 @@ def test_an_unfitted_model_or_a_bad_opset_is_a_value_error(tmp_path):
         xpnet.export.to_onnx(xpnet.MLPClassifier(), tmp_path / "m.onnx")
     with pytest.raises(ValueError, match="opset"):
         xpnet.export.to_onnx(_fit("relu"), tmp_path / "m.onnx", opset=0)
+
+
+def test_the_command_exports_a_model_file(tmp_path):
+    from xpnet.cli import main
+
+    clf = _fit("relu")
+    X, _ = _digits()
+    clf.save(tmp_path / "model.npz")
+    code = main(
+        ["export", "--model", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "m.onnx")]
+    )
+    assert code == 0
+    out = _run(tmp_path / "m.onnx", X[:20])
+    np.testing.assert_allclose(out["probabilities"], clf.predict_proba(X[:20]), atol=1e-5, rtol=0)
+    assert main(["export", "--model", str(tmp_path / "missing.npz"), "--onnx", "x.onnx"]) != 0

@@ -340,6 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-scaling", action="store_true", help="use the features as they are, unscaled"
     )
 
+    export = sub.add_parser(
+        "export",
+        help="write a saved model as an ONNX graph",
+        formatter_class=_Formatter,
+        description="Trace the model's forward pass (its input scaling and softmax included) "
+        "into an ONNX graph with one input X (float32, n x d); a classifier's outputs are "
+        "probabilities and label (the class index; the classes are in the metadata), a "
+        'regressor\'s prediction. Needs the export extra: pip install -e ".[export]".',
+    )
+    export.add_argument("--model", required=True, metavar="FILE", help="a model.npz")
+    export.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=None, help="target ONNX opset")
+
     check = sub.add_parser(
         "check",
         help="gradient check and cross-backend agreement table",
@@ -388,11 +401,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        _error("expected a command: train, predict, check, info or bench")
+        _error("expected a command: train, predict, export, check, info or bench")
         return EXIT_USAGE
     args.argv = argv[argv.index(args.command) + 1 :]  # the command's own arguments
-    command = {"train": _train, "predict": _predict, "check": _check, "info": _info}[args.command]
+    command = {
+        "train": _train,
+        "predict": _predict,
+        "export": _export,
+        "check": _check,
+        "info": _info,
+    }[args.command]
     return _run_guarded(lambda: command(args))
+
+
+def _export(args: argparse.Namespace) -> int:
+    """``xpnet export --model FILE --onnx FILE``."""
+    from . import export
+
+    try:
+        path = export.to_onnx(args.model, args.onnx, opset=args.opset)
+    except (ValueError, OSError) as e:
+        raise CommandError(f"--model: {e}") from e
+    print(f"wrote {path}")
+    return EXIT_OK
 
 
 def _run_guarded(run: Any) -> int:
