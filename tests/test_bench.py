@@ -570,3 +570,57 @@ def test_without_a_targets_file_the_benchmark_prints_the_tables_alone(
     assert list(table_rows(out)) == ["xpnet-numpy"]
     last = out.strip().splitlines()[-1]
     assert last.startswith("targets: no benchmarks/targets.toml"), last
+
+
+# ----------------------------------------------------------------------------- scaling
+
+
+def test_ring_allreduce_model_is_the_closed_form():
+    from xpnet.bench.scaling import GPU_CLUSTER, project, ring_allreduce_seconds
+    from xpnet.bench.workloads import WORKLOADS
+
+    assert ring_allreduce_seconds(1, 1e6, 1e-5, 1e9) == 0.0
+    # p = 4: 6 latency terms and 2 * 3/4 of the bytes over the link
+    assert ring_allreduce_seconds(4, 8e6, 1e-5, 1e9) == pytest.approx(6e-5 + 1.5 * 8e-3)
+    wl = WORKLOADS["mnist"]
+    row = project(wl, 64)
+    gradient_bytes = 4 * (784 * 256 + 256 + 256 * 10 + 10)
+    alpha, bandwidth = GPU_CLUSTER.link(64)
+    assert row["comm_s"] == pytest.approx(
+        ring_allreduce_seconds(64, gradient_bytes, alpha, bandwidth)
+    )
+    flops_per_row = 2 * (2 * 784 * 256 + 3 * 256 * 10)
+    assert row["compute_s"] == pytest.approx(2 * flops_per_row / GPU_CLUSTER.rate)
+    # at the smallest per-rank batch, communication is at most 20 % of the step
+    rows = row["min_rows_per_rank"]
+    compute = rows * flops_per_row / GPU_CLUSTER.rate
+    assert row["comm_s"] / (row["comm_s"] + compute) <= 0.2 + 1e-12
+    compute_less = (rows - 1) * flops_per_row / GPU_CLUSTER.rate
+    assert row["comm_s"] / (row["comm_s"] + compute_less) > 0.2
+
+
+def test_bench_ranks_two_trains_the_same_model_on_both(tmp_path):
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    if not mpiexec.exists() or importlib.util.find_spec("mpi4py") is None:
+        pytest.skip("the mpi extra (mpi4py, mpiexec) is not installed")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xpnet.bench",
+            "--workload",
+            "tiny",
+            "--ranks",
+            "2",
+            "--epochs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.strip()[:1] in ("1", "2")]
+    assert [r[0] for r in rows[:2]] == ["1", "2"]
+    assert rows[0][-1] == rows[1][-1]  # the same final loss on 1 and 2 ranks
+    assert "latency" in done.stdout and "bandwidth" in done.stdout

@@ -88,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
         "in the current directory, else in the repository checkout xpnet runs from; "
         "without one only the tables are printed)",
     )
+    p.add_argument(
+        "--ranks",
+        type=int,
+        default=None,
+        metavar="K",
+        help="instead of the contenders: train the workload on 1 and K MPI ranks (mpiexec; "
+        "the mpi extra), print time per epoch, the share in communication, the allreduce's "
+        "latency and bandwidth, and a projection to 8, 64 and 512 GPUs",
+    )
     p.add_argument("--worker", metavar="CONTENDER", help=argparse.SUPPRESS)
     return p
 
@@ -115,6 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         wl = dataclasses.replace(wl, epochs=args.epochs)
     if args.worker:
         return worker_main(args.worker, wl, args.tf32)
+    if args.ranks is not None:
+        if args.ranks < 1:
+            print("xpnet bench: error: --ranks must be >= 1", file=sys.stderr)
+            return 2
+        from .scaling import main as scaling_main
+
+        return scaling_main(args.workload, args.ranks, epochs=args.epochs or 3)
     repeats = wl.repeats if args.repeats is None else args.repeats
     checks = [(repeats, "--repeats")]
     checks += [
