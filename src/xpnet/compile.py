@@ -108,11 +108,21 @@ def copy_tree(library: str, tree: Any) -> Any:
     and early stopping keep parameters that the next step would otherwise consume.
     """
     if library == "jax":
+        return _jax_copier()(tree)
+    return tree
+
+
+_COPIER: list = []
+
+
+def _jax_copier() -> Callable:
+    """One compiled function that copies a whole tree (one dispatch, not one per leaf)."""
+    if not _COPIER:
         import jax
         import jax.numpy as jnp
 
-        return jax.tree_util.tree_map(jnp.copy, tree)
-    return tree
+        _COPIER.append(jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree)))
+    return _COPIER[0]
 
 
 def to_state_arrays(library: str, opt_state: Any, device: Any, dtype: Any) -> Any:

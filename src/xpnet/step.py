@@ -126,6 +126,19 @@ def make_evaluate(spec: StepSpec, xp: Any) -> Callable:
     return evaluate
 
 
+def make_probe(xp: Any) -> Callable:
+    """``params -> 0 + sum_k 0 * max|p_k|``: 0 while every parameter is finite, else NaN."""
+
+    def probe(params: Any) -> Any:
+        total: Any = 0.0
+        for pair in params:
+            for leaf in pair:
+                total = total + xp.max(xp.abs(leaf)) * 0.0
+        return total
+
+    return probe
+
+
 def make_update(spec: StepSpec, xp: Any) -> Callable:
     """The update half: ``(grads, opt_state, params, scale) -> (params, opt_state)``."""
     opt_update = spec.optimizer.update
@@ -156,6 +169,8 @@ class Step:
         keep: ``tree -> tree`` safe to hold across steps (a copy when buffers are donated).
         evaluate: ``(params, Xb, yb) -> (data loss sum, metric sum)`` on a chunk
             (no penalty, no gradient), compiled like the step.
+        probe: ``params -> 0-d array``: exactly 0 while every parameter is
+            finite, NaN once one is not (sum of 0 * max|p|), compiled like the step.
     """
 
     grads_step: Callable
@@ -168,6 +183,7 @@ class Step:
     prepare: Callable[[Any], Any]
     keep: Callable[[Any], Any]
     evaluate: Callable | None = None
+    probe: Callable | None = None
 
 
 def build_step(
@@ -232,6 +248,7 @@ def build_step(
             lambda s: s,
             lambda t: t,
             make_evaluate(spec, xp),
+            make_probe(xp),
         )
     epoch = None
     if whole_epoch and backend.library == "jax":
@@ -248,4 +265,5 @@ def build_step(
         lambda s: backend.state_arrays(s, dtype),
         backend.copy_tree if donates else (lambda t: t),
         backend.compile_step(make_evaluate(spec, xp)),
+        backend.compile_step(make_probe(xp)),
     )

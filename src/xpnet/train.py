@@ -336,7 +336,12 @@ def train(
                 raise
             # the epoch's one read of the device; the probe adds exactly 0 while every
             # parameter is finite, NaN once one is not (a last step can overflow them)
-            totals = [float(loss_sum + _nonfinite_probe(params, backend.xp)), float(metric_sum)]
+            probe = (
+                step.probe(params)
+                if step.probe is not None
+                else _nonfinite_probe(params, backend.xp)
+            )
+            totals = [float(loss_sum + probe), float(metric_sum)]
             if comm is not None and comm.size > 1:
                 totals = comm.allreduce_scalars(totals)
             train_loss = totals[0] / n
