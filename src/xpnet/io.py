@@ -310,20 +310,25 @@ def check_model(path: Any, meta: dict, arrays: dict[str, np.ndarray]) -> tuple[l
     params = params_from_arrays(path, arrays, sizes, dtype)
     if "classes" not in arrays:
         raise _bad(path, "array 'classes' is missing")
-    classes = arrays.pop("classes")
-    if classes.ndim != 1 or classes.shape[0] != sizes[-1]:
+    classes = _check_classes(path, arrays.pop("classes"), sizes[-1])
+    if arrays:
+        raise _bad(path, f"unexpected arrays {sorted(arrays)} in a model file")
+    return params, classes
+
+
+def _check_classes(path: Any, classes: np.ndarray, n_outputs: int) -> np.ndarray:
+    """The class labels: one per output, integers or strings, distinct; in native byte order."""
+    if classes.ndim != 1 or classes.shape[0] != n_outputs:
         raise _bad(
             path,
-            f"'classes' has shape {classes.shape}, expected ({sizes[-1]},) (one label per output)",
+            f"'classes' has shape {classes.shape}, expected ({n_outputs},) (one label per output)",
         )
     if classes.dtype.kind not in "biuU":
         raise _bad(path, f"'classes' has dtype {classes.dtype}; expected integers or strings")
     classes = classes.astype(classes.dtype.newbyteorder("="))  # native order for every backend
     if len(np.unique(classes)) != classes.shape[0]:
         raise _bad(path, "'classes' holds duplicate labels")
-    if arrays:
-        raise _bad(path, f"unexpected arrays {sorted(arrays)} in a model file")
-    return params, classes
+    return classes
 
 
 def save_checkpoint(
@@ -395,34 +400,20 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[TrainState, dict, np.ndarr
         else None
     )
     classes = arrays.pop("classes", None)
-    slots = {}
-    opt_slots = meta.get("opt_slots", {})
-    if not isinstance(opt_slots, dict):
-        raise ValueError(f"{path}: metadata 'opt_slots' must be an object")
+    if classes is not None:
+        classes = _check_classes(path, classes, sizes[-1])
     leaf_shapes = [a.shape for pair in params for a in pair]
-    for slot, count in opt_slots.items():
-        if count != len(leaf_shapes):
-            raise ValueError(
-                f"{path}: optimizer slot {slot!r} has {count} arrays, expected {len(leaf_shapes)}"
-            )
-        leaves = []
-        for i in range(count):
-            leaf = arrays.pop(f"opt.{slot}.{i}", None)
-            if leaf is None or leaf.shape != leaf_shapes[i] or not np.all(np.isfinite(leaf)):
-                raise ValueError(f"{path}: optimizer array opt.{slot}.{i} is missing or damaged")
-            leaves.append(leaf)
-        slots[slot] = leaves
-    epoch = meta.get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise ValueError(f"{path}: metadata 'epoch' must be an int >= 0")
+    slots = _check_opt_slots(path, meta, arrays, leaf_shapes, dtype)
+    epoch = _meta_int(path, meta, "epoch", required=True)
     history = meta.get("history")
     if not isinstance(history, dict) or not all(
-        isinstance(column, list)
+        isinstance(name, str)
+        and isinstance(column, list)
         and len(column) == epoch
-        and all(isinstance(v, (int, float)) for v in column)
-        for column in history.values()
+        and all(_is_finite_number(v) for v in column)
+        for name, column in history.items()
     ):
-        raise ValueError(f"{path}: metadata 'history' must map names to lists of {epoch} numbers")
+        raise _bad(path, f"metadata 'history' must map names to lists of {epoch} finite numbers")
     _check_loop_meta(path, meta)
     state = TrainState(
         params=params,
@@ -436,33 +427,145 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[TrainState, dict, np.ndarr
         history=history,
         best_params=best,
         best_score=meta.get("best_score"),
-        no_improvement=int(meta.get("no_improvement", 0)),
-        stopped=str(meta.get("stopped", "")),
+        no_improvement=meta.get("no_improvement", 0),
+        stopped=meta.get("stopped", ""),
     )
     return state, meta, classes
 
 
+#: The optimizer slots a checkpoint may hold (``optim``'s state field names).
+OPTIMIZER_SLOTS = ("velocity", "mu", "nu")
+#: Integers in the loop state stay below this (JSON readers beyond Python lose them).
+_MAX_COUNT = 2**53
+
+
+def _is_finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (not isinstance(value, int) or abs(value) < _MAX_COUNT)
+    )
+
+
+def _meta_int(
+    path: Any,
+    meta: dict,
+    key: str,
+    default: int = 0,
+    required: bool = False,
+    high: int = _MAX_COUNT,
+) -> int:
+    """``meta[key]`` as an int in [0, high), or ValueError naming the file and the field."""
+    if key not in meta and required:
+        raise _bad(path, f"metadata {key!r} is missing")
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < high:
+        raise _bad(path, f"metadata {key!r} must be an int in [0, {high}), got {value!r:.80}")
+    return value
+
+
+def _check_opt_slots(
+    path: Any, meta: dict, arrays: dict[str, np.ndarray], leaf_shapes: list, dtype: str
+) -> dict[str, list]:
+    """The optimizer's arrays, popped from ``arrays``: each slot one array per parameter,
+    of the parameter's shape and the model's dtype, finite."""
+    opt_slots = meta.get("opt_slots", {})
+    if not isinstance(opt_slots, dict):
+        raise _bad(path, f"metadata 'opt_slots' must be an object, got {type(opt_slots).__name__}")
+    slots: dict[str, list] = {}
+    for slot, count in opt_slots.items():
+        if slot not in OPTIMIZER_SLOTS:
+            raise _bad(
+                path, f"metadata 'opt_slots' names {slot!r:.80}; expected some of {OPTIMIZER_SLOTS}"
+            )
+        if isinstance(count, bool) or count != len(leaf_shapes) or not isinstance(count, int):
+            raise _bad(
+                path,
+                f"metadata 'opt_slots': slot {slot!r} must hold {len(leaf_shapes)} arrays (one per parameter "
+                f"array), metadata says {count!r:.80}",
+            )
+        leaves = []
+        for i in range(count):
+            name = f"opt.{slot}.{i}"
+            leaf = arrays.pop(name, None)
+            if leaf is None:
+                raise _bad(path, f"optimizer array {name!r} is missing")
+            if leaf.dtype != np.dtype(dtype):  # strings, complex, dates, structures, byte order
+                raise _bad(
+                    path, f"optimizer array {name!r} has dtype {leaf.dtype}, expected {dtype}"
+                )
+            if leaf.shape != leaf_shapes[i]:
+                raise _bad(
+                    path,
+                    f"optimizer array {name!r} has shape {leaf.shape}, expected {leaf_shapes[i]}",
+                )
+            if not np.all(np.isfinite(leaf)):
+                raise _bad(path, f"optimizer array {name!r} holds NaN or inf")
+            leaves.append(leaf)
+        slots[slot] = leaves
+    stray = sorted(k for k in arrays if k.startswith("opt."))
+    if stray:
+        raise _bad(path, f"optimizer arrays {stray[:5]} belong to no slot in 'opt_slots'")
+    return slots
+
+
+def _check_rng_state(path: Any, state: Any) -> None:
+    """A PCG64 state as ``save_checkpoint`` writes it, checked field by field."""
+    field = "metadata 'rng_state'"
+    if state is None:
+        return
+    if not isinstance(state, dict) or set(state) != {
+        "bit_generator",
+        "state",
+        "has_uint32",
+        "uinteger",
+    }:
+        raise _bad(
+            path, f"{field} must be an object with bit_generator, state, has_uint32, uinteger"
+        )
+    if state["bit_generator"] != "PCG64":
+        raise _bad(
+            path, f"{field}: bit_generator must be 'PCG64', got {state['bit_generator']!r:.80}"
+        )
+    inner = state["state"]
+    if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
+        raise _bad(path, f"{field}: 'state' must be an object with 'state' and 'inc'")
+    for key, high in (("state", 2**128), ("inc", 2**128)):
+        value = inner[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < high:
+            raise _bad(
+                path, f"{field}: state.{key} must be an int in [0, 2**128), got {value!r:.80}"
+            )
+    if inner["inc"] % 2 != 1:
+        raise _bad(path, f"{field}: state.inc must be odd (a PCG64 increment)")
+    if state["has_uint32"] not in (0, 1) or isinstance(state["has_uint32"], bool):
+        raise _bad(path, f"{field}: has_uint32 must be 0 or 1")
+    value = state["uinteger"]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise _bad(path, f"{field}: uinteger must be an int in [0, 2**32), got {value!r:.80}")
+
+
 def _check_loop_meta(path: Any, meta: dict) -> None:
-    """The loop-state fields of a checkpoint's metadata, or ValueError naming the file."""
-    count = meta.get("opt_count", 0)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ValueError(f"{path}: metadata 'opt_count' must be an int >= 0")
+    """The loop-state fields of a checkpoint's metadata, or ValueError naming the file and field."""
+    _meta_int(path, meta, "opt_count")
     scale = meta.get("opt_lr_scale", 1.0)
-    if not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"{path}: metadata 'opt_lr_scale' must be a finite number > 0")
+    if not _is_finite_number(scale) or scale <= 0:
+        raise _bad(path, f"metadata 'opt_lr_scale' must be a finite number > 0, got {scale!r:.80}")
     best = meta.get("best_score")
-    if best is not None and (not isinstance(best, (int, float)) or not math.isfinite(best)):
-        raise ValueError(f"{path}: metadata 'best_score' must be a finite number or null")
-    patience = meta.get("no_improvement", 0)
-    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-        raise ValueError(f"{path}: metadata 'no_improvement' must be an int >= 0")
-    rng_state = meta.get("rng_state")
-    try:
-        np.random.default_rng(0).bit_generator.state = rng_state
-    except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(
-            f"{path}: metadata 'rng_state' is not a valid generator state ({e})"
-        ) from e
+    if best is not None and not _is_finite_number(best):
+        raise _bad(path, f"metadata 'best_score' must be a finite number or null, got {best!r:.80}")
+    _meta_int(path, meta, "no_improvement")
+    if "seed" in meta:
+        _meta_int(path, meta, "seed", required=True, high=2**63)
+    if "n_samples" in meta:
+        _meta_int(path, meta, "n_samples")
+    stopped = meta.get("stopped", "")
+    if not isinstance(stopped, str) or len(stopped) > 10_000:
+        raise _bad(path, "metadata 'stopped' must be a string")
+    if not isinstance(meta.get("has_best", False), bool):
+        raise _bad(path, "metadata 'has_best' must be true or false")
+    _check_rng_state(path, meta.get("rng_state"))
 
 
 def _jsonable_rng_state(state: Any) -> Any:
