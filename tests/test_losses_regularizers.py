@@ -1,4 +1,4 @@
-"""Softmax cross-entropy (eq. (2.4), (2.5), 2.7) and the elastic net (eq. (2.18)) on every backend."""
+"""Softmax cross-entropy (eq. (2.4), (2.5), (2.7)) and the elastic net (eq. (2.18)) on every backend."""
 
 from __future__ import annotations
 

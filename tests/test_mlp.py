@@ -261,7 +261,7 @@ def test_three_hidden_layers_match_numpy_backprop(backend, dtype, activation, re
     _assert_all_close(got, want, RTOL[dtype], f"{backend.name} {dtype}")
 
 
-def test_numpy_backprop_reduces_to_the_seed_for_one_hidden_layer():
+def test_numpy_backprop_reduces_to_the_derivation_for_one_hidden_layer():
     # the two references above agree with each other, so neither is a copy of a mistake
     for activation in ACTIVATIONS:
         params, X, y = _problem(HIDDEN["1-hidden"], activation, seed=40)
@@ -274,7 +274,7 @@ def test_numpy_backprop_reduces_to_the_seed_for_one_hidden_layer():
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_batch_gradient_is_the_mean_of_per_sample_seed_gradients(backend, activation):
+def test_batch_gradient_is_the_mean_of_per_sample_gradients(backend, activation):
     host_params, host_X, host_y = _problem(HIDDEN["1-hidden"], activation, seed=50)
     params, X, y = _to_backend(backend, host_params, host_X, host_y, "float64")
     l1s, l2s = [0.01, 0.02], [0.003, 0.004]

@@ -2,13 +2,13 @@
 
 For outputs ``o_a`` of shape (n, m):
 
-* softmax cross-entropy (negative log-likelihood) with 0-based labels ``y`` (n,):
+* softmax cross-entropy (negative log-likelihood) with 0-based labels ``y`` (n,)::
 
       L_i = logsumexp(o_a[i]) - o_a[i, y_i]            eq. (2.4)
       R^  = (1/n) sum_i L_i                             eq. (2.5)
       dR^/do_a = (softmax(o_a) - onehot(y)) / n         eq. (2.7), batch mean
 
-* squared error with targets ``y`` of shape (n, k) (the regressor, identity output):
+* squared error with targets ``y`` of shape (n, k) (the regressor, identity output)::
 
       L_i = 1/2 ||o_a[i] - y_i||^2                      eq. (2.19)
       R^  = (1/n) sum_i L_i,   dR^/do_a = (o_a - y) / n eq. (2.20)

@@ -2,7 +2,7 @@
 
 Section 2 of the derivation (the documentation's derivation page). Its
 notation is kept, generalised to a minibatch (rows are samples) and to any
-number of hidden layers. For one hidden layer:
+number of hidden layers. For one hidden layer::
 
     h_a = X W1^T + b1           (eq. (2.1), batched)
     h_s = act(h_a)

@@ -325,7 +325,7 @@ def trace(momentum: float, nesterov: bool = False) -> GradientTransform:
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransform:
-    """Adam's direction m / (sqrt(v) + eps), with the bias correction folded into the factor.
+    """Adam's direction m / (sqrt(v) + eps), with the bias correction folded into the factor::
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     direction sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)   (Kingma & Ba, 2015, sec. 2)
@@ -405,7 +405,8 @@ def sgd(
 ) -> Optimizer:
     """Minibatch gradient descent (eq. (2.6)), with optional (Nesterov) momentum.
 
-    With momentum mu and learning rate eta (scikit-learn's convention):
+    With momentum mu and learning rate eta (scikit-learn's convention)::
+
         v <- mu v - eta g;  theta <- theta + v                 (classical)
         v <- mu v - eta g;  theta <- theta + mu v - eta g      (Nesterov)
 
@@ -429,7 +430,7 @@ def sgd(
 def adam(
     learning_rate: float | Schedule = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 ) -> Optimizer:
-    """Adam (Kingma & Ba, 2015, Algorithm 1, with the bias corrections folded into the step).
+    """Adam (Kingma & Ba, 2015, Algorithm 1, with the bias corrections folded into the step)::
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
     eta_t = eta sqrt(1 - b2^t) / (1 - b1^t);  theta <- theta - eta_t m / (sqrt(v) + eps)

@@ -1,4 +1,4 @@
-"""The derivation's elastic net, eq. (2.18): per weight matrix L1 and squared L2, never on biases.
+"""The derivation's elastic net, eq. (2.18): per weight matrix L1 and squared L2, never on biases::
 
     penalty = sum_k ( l1_k * sum|W_k| + l2_k * sum W_k^2 )
     d penalty / dW_k = l1_k * sign(W_k) + 2 * l2_k * W_k

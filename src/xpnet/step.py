@@ -48,7 +48,8 @@ class StepSpec:
         loss: the ``losses.Loss``.
         activation: the hidden activation.
         optimizer: the ``optim.Optimizer``.
-        l1s, l2s: elastic-net strengths, one per weight matrix (eq. (2.18)).
+        l1s: L1 strengths, one per weight matrix (eq. (2.18)).
+        l2s: squared-L2 strengths, one per weight matrix (eq. (2.18)).
         alpha: scikit-learn's L2 strength: alpha / (2 B) ||W||^2 per minibatch.
     """
 
@@ -156,7 +157,8 @@ class Step:
     """A built training step: its functions, possibly compiled, and how to call them.
 
     Attributes:
-        grads_step, update: the two halves (see the module docstring).
+        grads_step: the gradient half (see the module docstring).
+        update: the update half.
         step: both fused: ``(params, opt_state, Xb, yb, wb, scale) -> (params,
             opt_state, loss_sum, metric_sum)``.
         epoch: a compiled loop over an epoch's full-size minibatches

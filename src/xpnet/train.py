@@ -171,7 +171,7 @@ class TrainConfig:
 
     @property
     def metric(self) -> str:
-        """The history's metric: ``"error"`` (classifier) or ``"r2"`` (regressor)."""
+        """``"error"`` (classifier) or ``"r2"`` (regressor): the history's metric."""
         return "error" if self.spec.loss.name == "softmax_cross_entropy" else "r2"
 
 
