@@ -325,10 +325,17 @@ def trace(momentum: float, nesterov: bool = False) -> GradientTransform:
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransform:
-    """Adam's direction m / (sqrt(v) + eps), with the bias correction folded into the factor::
+    """Adam's direction m / (sqrt(v) + eps), with the bias correction folded into the factor.
 
-    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
-    direction sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)   (Kingma & Ba, 2015, sec. 2)
+    The recurrences (Kingma & Ba, 2015, section 2)::
+
+        m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+        direction sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+
+    Args:
+        b1: decay of the first moment, in [0, 1).
+        b2: decay of the second moment, in [0, 1).
+        eps: added to sqrt(v), > 0.
     """
     _check_unit_interval(b1, "b1")
     _check_unit_interval(b2, "b2")
@@ -430,10 +437,18 @@ def sgd(
 def adam(
     learning_rate: float | Schedule = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 ) -> Optimizer:
-    """Adam (Kingma & Ba, 2015, Algorithm 1, with the bias corrections folded into the step)::
+    """Adam (Kingma & Ba, 2015, Algorithm 1, with the bias corrections folded into the step).
 
-    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
-    eta_t = eta sqrt(1 - b2^t) / (1 - b1^t);  theta <- theta - eta_t m / (sqrt(v) + eps)
+    The recurrences::
+
+        m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+        eta_t = eta sqrt(1 - b2^t) / (1 - b1^t);  theta <- theta - eta_t m / (sqrt(v) + eps)
+
+    Args:
+        learning_rate: eta, a float or a schedule ``count -> float``.
+        b1: decay of the first moment, in [0, 1).
+        b2: decay of the second moment, in [0, 1).
+        eps: added to sqrt(v), > 0.
     """
     hyper = {"b1": b1, "b2": b2, "eps": eps}
     return chain(
