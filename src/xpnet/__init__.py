@@ -27,6 +27,10 @@ __all__ = [
     "DivergenceError",
     "GradcheckReport",
     "MLPClassifier",
+    "MLPRegressor",
+    "NotFittedError",
+    "ConvergenceWarning",
+    "exceptions",
     "available_backends",
     "functional",
     "get_backend",
@@ -43,11 +47,26 @@ del _gradcheck_module
 
 def __getattr__(name: str):
     # the estimator (and what it pulls in) loads on first use
-    if name == "MLPClassifier":
-        from .estimator import MLPClassifier
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
 
-        return MLPClassifier
-    if name in ("datasets", "io", "train", "estimator", "bench", "plot", "cli"):
+        return getattr(estimators, name)
+    if name in ("NotFittedError", "ConvergenceWarning"):
+        from . import exceptions
+
+        return getattr(exceptions, name)
+    if name in (
+        "datasets",
+        "io",
+        "train",
+        "estimator",
+        "estimators",
+        "exceptions",
+        "validation",
+        "bench",
+        "plot",
+        "cli",
+    ):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
