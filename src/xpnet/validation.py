@@ -415,8 +415,9 @@ def check_labels(
 
         warnings.warn(
             data_conversion_warning(
-                f"{name}: a column-vector y was passed when a 1d array was expected. "
-                "Please change the shape of y to (n_samples, ), for example using ravel()."
+                f"A column-vector y was passed when a 1d array was expected ({name} has shape "
+                f"{host.shape}). Please change the shape of y to (n_samples, ), for example "
+                "using ravel()."
             ),
             stacklevel=3,
         )
@@ -513,7 +514,10 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
     if (host < 0).any():
         raise ValueError(f"{name}: negative values are not allowed; got min {host.min():g}")
     if not host.sum() > 0:
-        raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
+        raise ValueError(
+            f"{name}: the sample weights are all zero (they sum to 0); at least one must be "
+            "positive"
+        )
     return host
 
 

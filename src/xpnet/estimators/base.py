@@ -580,20 +580,22 @@ class BaseMLP:
 
         self._checkpoint_epoch = None if ckpt is None else state.epoch
         first_row = 0 if ckpt is not None else len(state.history.get("train_loss", []))
-        self._run(
-            state,
-            train_data,
-            b,
-            rng,
-            opt,
-            batch,
-            run_start + int(self.max_iter),
-            validation,
-            evals,
-            Callbacks(on_batch, on_epoch, on_checkpoint),
-            checkpoint,
-        )
-        self._finish(state, run_start, t_start, n_train, first_row, loss_curve, val_scores)
+        try:
+            self._run(
+                state,
+                train_data,
+                b,
+                rng,
+                opt,
+                batch,
+                run_start + int(self.max_iter),
+                validation,
+                evals,
+                Callbacks(on_batch, on_epoch, on_checkpoint),
+                checkpoint,
+            )
+        finally:  # also after a divergence or an interrupt: the attributes match params_
+            self._finish(self._state, run_start, t_start, n_train, first_row, loss_curve, val_scores)
         if not state.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 convergence_warning(
@@ -645,10 +647,13 @@ class BaseMLP:
                 self._rng = host_rng(getattr(self, "_seed", None) or self._draw_seed())
         self._adopt_data(b, d, names if first else getattr(self, "feature_names_in_", None), X)
         first_row = len(state.history.get("train_loss", []))
-        self._run(
-            state, train_data, b, self._rng, opt, batch, state.epoch + 1, None, {}, Callbacks(), None
-        )
-        self._finish(state, state.epoch - 1, t_start, n, first_row, loss_curve, [])
+        run_start = state.epoch
+        try:
+            self._run(
+                state, train_data, b, self._rng, opt, batch, run_start + 1, None, {}, Callbacks(), None
+            )
+        finally:
+            self._finish(self._state, run_start, t_start, n, first_row, loss_curve, [])
         return self
 
     def _optimizer_state(self, opt: optim.Optimizer, b: Backend, params: list) -> Any:
@@ -694,13 +699,13 @@ class BaseMLP:
 
     def _run(self, state, train_data, b, rng, opt, batch, max_epochs, validation, evals, callbacks, checkpoint):
         n_weights = len(state.params)
-        on_epoch = callbacks.on_epoch
+        user_on_epoch = on_epoch = callbacks.on_epoch
         if self.verbose:
 
             def on_epoch(epoch: int, row: dict) -> None:
                 print(f"Iteration {epoch}, loss = {row['train_loss']:.8f}")
-                if callbacks.on_epoch is not None:
-                    callbacks.on_epoch(epoch, row)
+                if user_on_epoch is not None:
+                    user_on_epoch(epoch, row)
 
         spec = StepSpec(
             self._loss(),
@@ -708,7 +713,7 @@ class BaseMLP:
             opt,
             per_layer(self.l1, n_weights, "l1"),
             per_layer(self.l2, n_weights, "l2"),
-            float(self.alpha),
+            float(self.alpha) * (self._weight_scale if train_data.w is not None else 1.0),
         )
         mode = b.compile_mode(self.compile)
         config = TrainConfig(
@@ -895,6 +900,18 @@ class BaseMLP:
         """A data set on the device (or on the host, streaming); targets are host arrays."""
         t = targets if rows is None else targets[rows]
         w = None if weights is None else (weights if rows is None else weights[rows])
+        if w is not None:
+            # weights to mean 1, alpha times the same factor (see _run): the gradients are
+            # scikit-learn's, sum_i w_i g_i / sum_b w plus alpha W / sum_b w per minibatch b,
+            # and the reported loss is the weighted mean
+            total = float(w.sum())
+            if not total > 0:
+                raise ValueError(
+                    "sample_weight: the training rows' weights are all zero; at least one "
+                    "must be positive"
+                )
+            self._weight_scale = w.shape[0] / total
+            w = w * self._weight_scale
         ss_tot = None
         if t.dtype.kind == "f":
             ss_tot = float(np.sum((t - t.mean(axis=0)) ** 2))
