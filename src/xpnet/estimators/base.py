@@ -690,12 +690,13 @@ class BaseMLP:
             n_val = n_test_samples(float(self.validation_fraction), n, "validation_fraction")
         except ValueError:
             n_val = 0
+        split = stratified_split(n, n_val, rng, strata) if n_val >= 1 else None
         if n_val < 2:
             raise ValueError(
                 f"validation_fraction: The validation set is too small ({n_val} of {n} samples). "
                 "Increase 'validation_fraction' or the size of your dataset."
             )
-        return stratified_split(n, n_val, rng, strata)
+        return split
 
     def _run(self, state, train_data, b, rng, opt, batch, max_epochs, validation, evals, callbacks, checkpoint):
         n_weights = len(state.params)
