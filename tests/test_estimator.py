@@ -358,3 +358,98 @@ def test_non_finite_values_are_found_in_any_row_of_a_large_input(bad):
     X[-1, 0] = bad
     with pytest.raises(ValueError, match="X.*(NaN|inf)"):
         clf.predict(X)
+
+
+def test_a_model_file_written_before_the_new_defaults_loads_and_predicts_as_before(tmp_path):
+    """The metadata earlier versions wrote (no 'estimator', no 'alpha', sgd hyperparameters):
+    loaded, it predicts the forward pass of its arrays, computed here in NumPy float64."""
+    from xpnet import io as xio
+
+    rng = np.random.default_rng(0)
+    W0, b0 = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=5).astype("float32")
+    W1, b1 = rng.normal(size=(4, 5)).astype("float32"), rng.normal(size=4).astype("float32")
+    classes = np.array([2, 3, 5, 7])
+    old_hyper = dict(
+        hidden_layer_sizes=[5], activation="tanh", solver="sgd", learning_rate_init=0.01,
+        learning_rate="constant", momentum=0.9, nesterovs_momentum=False, batch_size=128,
+        max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+        validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, power_t=0.5, l1=0.0,
+        l2=0.0, backend="numpy", dtype="float32", compile="auto", allow_tf32=False,
+        on_divergence="raise", random_state=0, verbose=False, warm_start=False,
+    )
+    meta = {
+        "format": xio.MODEL_FORMAT, "format_version": 1, "xpnet_version": "0.1.0",
+        "activation": "tanh", "dtype": "float32", "layer_sizes": [3, 5, 4],
+        "hyperparams": old_hyper, "n_iter": 17, "trained_on": "numpy",
+    }
+    arrays = {"W0": W0, "b0": b0, "W1": W1, "b1": b1, "classes": classes}
+    path = xio.write_archive(tmp_path / "old.npz", meta, arrays)
+    clf = xpnet.MLPClassifier.load(path, backend="numpy")
+    X = rng.normal(size=(30, 3))
+    logits = np.tanh(X @ W0.T.astype(float) + b0) @ W1.T.astype(float) + b1
+    np.testing.assert_array_equal(np.asarray(clf.predict(X)), classes[logits.argmax(axis=1)])
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(clf.predict_proba(X)), expected, rtol=1e-5, atol=1e-6)
+    # its settings are the ones it was trained with, alpha included (there was none)
+    assert (clf.solver, clf.batch_size, clf.alpha, clf.n_iter_) == ("sgd", 128, 0.0, 17)
+    with pytest.raises(ValueError, match="not an MLPRegressor"):
+        xpnet.MLPRegressor.load(path)
+
+
+def test_changing_the_solver_between_partial_fits_is_a_clear_error_and_fit_starts_over(digits):
+    X, y = digits
+    clf = xpnet.MLPClassifier((8,), solver="sgd", backend="numpy", random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=np.arange(10))
+    clf.set_params(solver="adam")
+    with pytest.raises(ValueError, match="solver"):
+        clf.partial_fit(X[:100], y[:100])
+    clf.set_params(warm_start=True, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)  # a warm fit builds a new optimizer: any solver
+    assert clf.n_iter_ == 2
+
+
+def test_changing_the_backend_between_warm_fits_continues_from_the_same_weights(digits):
+    pytest.importorskip("torch")
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, dtype="float64", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = xpnet.MLPClassifier(backend="numpy", warm_start=True, **kw).fit(X, y)
+        ref = xpnet.MLPClassifier(backend="numpy", warm_start=True, **kw).fit(X, y)
+        clf.set_params(backend="torch:cpu")
+        clf.fit(X, y)
+        ref.fit(X, y)
+    assert clf.backend_ == "torch:cpu"
+    for (W, b), (W_ref, b_ref) in zip(_params_np(clf.params_), _params_np(ref.params_), strict=True):
+        assert _rel(W, W_ref) < 1e-10 and _rel(b, b_ref) < 1e-10
+    clf.partial_fit(X[:50], y[:50])  # the optimizer state moves with it
+
+
+def test_torch_inputs_that_require_grad_are_detached():
+    torch = pytest.importorskip("torch")
+    X = torch.randn(40, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.arange(40) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = xpnet.MLPClassifier((4,), max_iter=2, backend="numpy", random_state=0).fit(X, y)
+        reg = xpnet.MLPRegressor((4,), max_iter=2, backend="torch:cpu", random_state=0)
+        reg.fit(X, X[:, 0] * 2)
+    assert not clf.predict_proba(X).requires_grad and not reg.predict(X).requires_grad
+
+
+def test_feature_names_from_a_dataframe_are_checked_at_predict_time():
+    pd = pytest.importorskip("pandas", reason="pandas is not installed: no DataFrame to test")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(30, 2)), columns=["a", "b"])
+    y = np.arange(30) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = xpnet.MLPClassifier((4,), max_iter=2, backend="numpy", random_state=0).fit(X, y)
+    assert list(clf.feature_names_in_) == ["a", "b"]
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(X[["b", "a"]].rename(columns={"b": "c"}))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(X.to_numpy())
