@@ -305,8 +305,8 @@ def test_bad_input_exits_2_with_a_message_naming_the_argument(tmp_path, argv, op
 def test_divergence_exits_3_with_a_message(tmp_path):
     code, _, err = run(
         ["train", "--data", "moons", "--solver", "sgd", "--lr", "1e9", "--epochs", "3"]
-            + ["--batch-size", "128", "--alpha", "0"]
-            + ["--out", str(tmp_path)]
+        + ["--batch-size", "128", "--alpha", "0"]
+        + ["--out", str(tmp_path)]
         + ["--backend", "numpy", "--quiet"]
     )
     assert code == 3

@@ -248,7 +248,10 @@ def test_string_labels_round_trip(digits):
         ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     )
     clf = xpnet.MLPClassifier(
-        hidden_layer_sizes=(32,), max_iter=30, learning_rate_init=0.01, random_state=0,
+        hidden_layer_sizes=(32,),
+        max_iter=30,
+        learning_rate_init=0.01,
+        random_state=0,
         backend="numpy",
     )
     clf.fit(X[:1000], names[y[:1000]])
@@ -345,6 +348,8 @@ def test_assigned_params_are_what_predict_partial_fit_and_a_warm_fit_use(digits)
     a.partial_fit(X[:50], y[:50])  # from the zeros, not from a private copy
     W0 = _params_np(a.params_)[0][0]
     assert np.abs(W0).max() < 0.01  # adam moved every weight by about lr per step at most
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_values_are_found_in_any_row_of_a_large_input(bad):
     """The finiteness check runs block by block; a bad value past the first blocks counts."""
@@ -370,17 +375,45 @@ def test_a_model_file_written_before_the_new_defaults_loads_and_predicts_as_befo
     W1, b1 = rng.normal(size=(4, 5)).astype("float32"), rng.normal(size=4).astype("float32")
     classes = np.array([2, 3, 5, 7])
     old_hyper = dict(
-        hidden_layer_sizes=[5], activation="tanh", solver="sgd", learning_rate_init=0.01,
-        learning_rate="constant", momentum=0.9, nesterovs_momentum=False, batch_size=128,
-        max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-        validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, power_t=0.5, l1=0.0,
-        l2=0.0, backend="numpy", dtype="float32", compile="auto", allow_tf32=False,
-        on_divergence="raise", random_state=0, verbose=False, warm_start=False,
+        hidden_layer_sizes=[5],
+        activation="tanh",
+        solver="sgd",
+        learning_rate_init=0.01,
+        learning_rate="constant",
+        momentum=0.9,
+        nesterovs_momentum=False,
+        batch_size=128,
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        power_t=0.5,
+        l1=0.0,
+        l2=0.0,
+        backend="numpy",
+        dtype="float32",
+        compile="auto",
+        allow_tf32=False,
+        on_divergence="raise",
+        random_state=0,
+        verbose=False,
+        warm_start=False,
     )
     meta = {
-        "format": xio.MODEL_FORMAT, "format_version": 1, "xpnet_version": "0.1.0",
-        "activation": "tanh", "dtype": "float32", "layer_sizes": [3, 5, 4],
-        "hyperparams": old_hyper, "n_iter": 17, "trained_on": "numpy",
+        "format": xio.MODEL_FORMAT,
+        "format_version": 1,
+        "xpnet_version": "0.1.0",
+        "activation": "tanh",
+        "dtype": "float32",
+        "layer_sizes": [3, 5, 4],
+        "hyperparams": old_hyper,
+        "n_iter": 17,
+        "trained_on": "numpy",
     }
     arrays = {"W0": W0, "b0": b0, "W1": W1, "b1": b1, "classes": classes}
     path = xio.write_archive(tmp_path / "old.npz", meta, arrays)
@@ -423,7 +456,9 @@ def test_changing_the_backend_between_warm_fits_continues_from_the_same_weights(
         clf.fit(X, y)
         ref.fit(X, y)
     assert clf.backend_ == "torch:cpu"
-    for (W, b), (W_ref, b_ref) in zip(_params_np(clf.params_), _params_np(ref.params_), strict=True):
+    for (W, b), (W_ref, b_ref) in zip(
+        _params_np(clf.params_), _params_np(ref.params_), strict=True
+    ):
         assert _rel(W, W_ref) < 1e-10 and _rel(b, b_ref) < 1e-10
     clf.partial_fit(X[:50], y[:50])  # the optimizer state moves with it
 

@@ -18,10 +18,10 @@ from conftest import rel_err, to_np
 
 import xpnet
 from xpnet import MLPRegressor
+from xpnet.functional import get_activation
 from xpnet.losses import squared_error_loss
 from xpnet.mlp import forward, init_params
 from xpnet.step import StepSpec, build_step
-from xpnet.functional import get_activation
 
 RNG = np.random.default_rng(0)
 X_SMALL = RNG.normal(size=(12, 4))
@@ -53,7 +53,12 @@ def _grads_from_step(b, params, X, Y, alpha, act="tanh"):
     step = build_step(spec, b, hidden_sizes=(5,), n_classes=Y.shape[1], dtype=b.dtype("float64"))
     P = [(b.asarray(W, "float64"), b.asarray(bb, "float64")) for W, bb in params]
     new, _, _, _ = step.step(
-        P, spec.optimizer.init(P), b.asarray(X, "float64"), b.asarray(Y, "float64"), None, 1 / len(X)
+        P,
+        spec.optimizer.init(P),
+        b.asarray(X, "float64"),
+        b.asarray(Y, "float64"),
+        None,
+        1 / len(X),
     )
     return [(W - to_np(nW), bb - to_np(nb)) for (W, bb), (nW, nb) in zip(params, new, strict=True)]
 
@@ -80,7 +85,9 @@ def test_gradient_equals_central_finite_differences_of_the_numpy_objective():
 
 def test_gradient_equals_torch_autograd_on_every_backend(backend):
     torch = pytest.importorskip("torch")
-    params = [(np.array(W), np.array(b)) for W, b in init_params(SIZES, "tanh", dtype="float64", seed=2)]
+    params = [
+        (np.array(W), np.array(b)) for W, b in init_params(SIZES, "tanh", dtype="float64", seed=2)
+    ]
     grads = _grads_from_step(backend, params, X_SMALL, Y_SMALL, 0.1)
     leaves = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for p in params for a in p]
     h = torch.tensor(X_SMALL)
@@ -114,7 +121,9 @@ def test_one_full_batch_step_equals_scikit_learn_on_every_backend(backend, solve
         nesterovs_momentum=True,
         random_state=0,
     )
-    init = [(np.array(W), np.array(b)) for W, b in init_params(SIZES, "tanh", dtype="float64", seed=3)]
+    init = [
+        (np.array(W), np.array(b)) for W, b in init_params(SIZES, "tanh", dtype="float64", seed=3)
+    ]
     theirs = sk.MLPRegressor(warm_start=True, **common)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -158,8 +167,10 @@ def test_diabetes_test_r2_within_003_of_scikit_learn():
             theirs.append(sk_reg.score(Xte, yte))
             reg = MLPRegressor(backend="numpy", random_state=seed, **settings).fit(Xtr, ytr)
             ours.append(reg.score(Xte, yte))
-    print(f"diabetes test R^2, mean of 5 seeds: xpnet {np.mean(ours):.4f}, "
-          f"scikit-learn {np.mean(theirs):.4f}")
+    print(
+        f"diabetes test R^2, mean of 5 seeds: xpnet {np.mean(ours):.4f}, "
+        f"scikit-learn {np.mean(theirs):.4f}"
+    )
     assert abs(np.mean(ours) - np.mean(theirs)) <= 0.03, (ours, theirs)
     assert np.mean(ours) > 0.2, ours
     assert sk is not None
@@ -180,8 +191,16 @@ def test_outputs_follow_the_input_namespace_and_the_target_shape(backend):
 
 
 def test_loss_is_reported_as_scikit_learn_does_for_several_outputs():
-    reg = MLPRegressor((4,), max_iter=1, alpha=0.0, batch_size=12, shuffle=False, dtype="float64",
-                       backend="numpy", random_state=0)
+    reg = MLPRegressor(
+        (4,),
+        max_iter=1,
+        alpha=0.0,
+        batch_size=12,
+        shuffle=False,
+        dtype="float64",
+        backend="numpy",
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(X_SMALL, Y_SMALL)
@@ -196,12 +215,21 @@ def test_loss_is_reported_as_scikit_learn_does_for_several_outputs():
 def test_a_weight_of_two_equals_the_row_twice():
     X, Y = X_SMALL, Y_SMALL[:, 0]
     w = np.arange(12) % 3  # 0, 1 or 2 copies
-    kw = dict(hidden_layer_sizes=(6,), max_iter=20, shuffle=False, dtype="float64",
-              backend="numpy", random_state=0, learning_rate_init=0.01)
+    kw = dict(
+        hidden_layer_sizes=(6,),
+        max_iter=20,
+        shuffle=False,
+        dtype="float64",
+        backend="numpy",
+        random_state=0,
+        learning_rate_init=0.01,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         weighted = MLPRegressor(batch_size=12, **kw).fit(X, Y, sample_weight=w)
-        repeated = MLPRegressor(batch_size=int(w.sum()), **kw).fit(np.repeat(X, w, 0), np.repeat(Y, w))
+        repeated = MLPRegressor(batch_size=int(w.sum()), **kw).fit(
+            np.repeat(X, w, 0), np.repeat(Y, w)
+        )
     for a, b in zip(weighted.coefs_, repeated.coefs_, strict=True):
         assert rel_err(a, b) < 1e-12
     assert weighted.loss_curve_ == pytest.approx(repeated.loss_curve_, rel=1e-12)
@@ -210,7 +238,9 @@ def test_a_weight_of_two_equals_the_row_twice():
 def test_save_and_load_round_trip(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reg = MLPRegressor((4,), max_iter=3, backend="numpy", random_state=0).fit(X_SMALL, Y_SMALL[:, 1])
+        reg = MLPRegressor((4,), max_iter=3, backend="numpy", random_state=0).fit(
+            X_SMALL, Y_SMALL[:, 1]
+        )
     path = reg.save(tmp_path / "reg.npz")
     again = MLPRegressor.load(path, backend="numpy")
     np.testing.assert_array_equal(again.predict(X_SMALL), reg.predict(X_SMALL))

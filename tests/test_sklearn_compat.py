@@ -132,7 +132,9 @@ def test_clone_and_pickle_with_a_backend_module(moons, make):
     X = StandardScaler().fit_transform(X)
     est = make(l2=(0.001, 0.0), activation="tanh", backend=np, max_iter=5).fit(X, y)
     copy = clone(est)
-    assert copy.get_params()["backend"] is np and copy.get_params().keys() == est.get_params().keys()
+    assert (
+        copy.get_params()["backend"] is np and copy.get_params().keys() == est.get_params().keys()
+    )
     assert not copy.__sklearn_is_fitted__()
     with pytest.raises(NotFittedError):
         copy.predict(X)

@@ -101,8 +101,9 @@ def test_warm_start_restarts_the_schedule_and_counts_samples_across_fits(learnin
 def test_multioutput_regression_fits_well():
     X, Y = make_regression(n_samples=200, n_targets=5, random_state=11)
     Y = StandardScaler().fit_transform(Y)
-    reg = ADAPTER("regressor", hidden_layer_sizes=50, learning_rate_init=0.01, max_iter=300,
-                  random_state=1)
+    reg = ADAPTER(
+        "regressor", hidden_layer_sizes=50, learning_rate_init=0.01, max_iter=300, random_state=1
+    )
     with _quiet():
         reg.fit(X, Y)
     assert reg.score(X, Y) > 0.9 and reg.n_outputs_ == 5
@@ -135,8 +136,13 @@ def test_partial_fit_knows_classes_it_has_not_seen_yet():
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_partial_fit_repeated_equals_fit_for_regression(momentum):
-    kw = dict(solver="sgd", learning_rate_init=0.01, random_state=1, batch_size=X_REG.shape[0],
-              momentum=momentum)
+    kw = dict(
+        solver="sgd",
+        learning_rate_init=0.01,
+        random_state=1,
+        batch_size=X_REG.shape[0],
+        momentum=momentum,
+    )
     with _quiet():
         fitted = ADAPTER("regressor", max_iter=100, **kw).fit(X_REG, Y_REG)
     stepped = ADAPTER("regressor", **kw)
@@ -148,7 +154,9 @@ def test_partial_fit_repeated_equals_fit_for_regression(momentum):
 
 def test_partial_fit_refuses_labels_outside_the_classes():
     with pytest.raises(ValueError):
-        ADAPTER("classifier", solver="sgd").partial_fit([[3.0, 2.0], [1.0, 6.0]], [1, 0], classes=[2])
+        ADAPTER("classifier", solver="sgd").partial_fit(
+            [[3.0, 2.0], [1.0, 6.0]], [1, 0], classes=[2]
+        )
 
 
 def test_inputs_too_large_for_the_float32_model_are_a_value_error():
@@ -162,8 +170,9 @@ def test_inputs_too_large_for_the_float32_model_are_a_value_error():
 def test_predict_proba_is_a_distribution_and_its_log(n_classes):
     X, y = X_DIGITS[:50], Y_DIGITS[:50] % n_classes
     with _quiet():
-        clf = ADAPTER("classifier", hidden_layer_sizes=5, activation="logistic", random_state=1,
-                      max_iter=20).fit(X, y)
+        clf = ADAPTER(
+            "classifier", hidden_layer_sizes=5, activation="logistic", random_state=1, max_iter=20
+        ).fit(X, y)
     proba = np.asarray(clf.predict_proba(X))
     assert proba.shape == (50, n_classes)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
@@ -176,10 +185,22 @@ def test_shuffle_changes_the_result_only_when_on():
     runs = {}
     for shuffle in (True, False):
         with _quiet():
-            a = ADAPTER("regressor", hidden_layer_sizes=1, max_iter=1, batch_size=1,
-                        random_state=0, shuffle=shuffle).fit(X, y)
-            b = ADAPTER("regressor", hidden_layer_sizes=1, max_iter=1, batch_size=1,
-                        random_state=0, shuffle=shuffle).fit(X, y)
+            a = ADAPTER(
+                "regressor",
+                hidden_layer_sizes=1,
+                max_iter=1,
+                batch_size=1,
+                random_state=0,
+                shuffle=shuffle,
+            ).fit(X, y)
+            b = ADAPTER(
+                "regressor",
+                hidden_layer_sizes=1,
+                max_iter=1,
+                batch_size=1,
+                random_state=0,
+                shuffle=shuffle,
+            ).fit(X, y)
         np.testing.assert_array_equal(np.asarray(a.coefs_[0]), np.asarray(b.coefs_[0]))
         runs[shuffle] = np.asarray(a.coefs_[0])
     assert not np.array_equal(runs[True], runs[False])
@@ -221,8 +242,9 @@ def test_early_stopping_keeps_the_best_validation_score(kind):
 
 def test_warm_start_needs_the_same_classes():
     y3 = np.array([0] * 40 + [1] * 40 + [2] * 70)
-    clf = ADAPTER("classifier", hidden_layer_sizes=2, warm_start=True, random_state=42, tol=1e-2,
-                  max_iter=5)
+    clf = ADAPTER(
+        "classifier", hidden_layer_sizes=2, warm_start=True, random_state=42, tol=1e-2, max_iter=5
+    )
     with _quiet():
         clf.fit(X_IRIS, Y_IRIS)
         clf.fit(X_IRIS, Y_IRIS)
@@ -300,8 +322,9 @@ def test_float32_and_float64_inputs_predict_alike(kind):
 def test_the_dtype_parameter_sets_the_weights_and_predictions(kind, dtype):
     y = _target(kind, Y_DIGITS)
     with _quiet():
-        est = ADAPTER(kind, alpha=1e-5, hidden_layer_sizes=(5, 3), random_state=1, max_iter=5,
-                      dtype=dtype).fit(X_DIGITS, y)
+        est = ADAPTER(
+            kind, alpha=1e-5, hidden_layer_sizes=(5, 3), random_state=1, max_iter=5, dtype=dtype
+        ).fit(X_DIGITS, y)
     assert all(np.asarray(W).dtype == dtype for W in est.coefs_)
     assert all(np.asarray(b).dtype == dtype for b in est.intercepts_)
     if kind == "regressor":
@@ -309,8 +332,13 @@ def test_the_dtype_parameter_sets_the_weights_and_predictions(kind, dtype):
 
 
 def test_a_pickled_model_keeps_learning_with_partial_fit():
-    reg = ADAPTER("regressor", hidden_layer_sizes=(42,), random_state=42, learning_rate_init=0.01,
-                  max_iter=200)
+    reg = ADAPTER(
+        "regressor",
+        hidden_layer_sizes=(42,),
+        random_state=42,
+        learning_rate_init=0.01,
+        max_iter=200,
+    )
     with _quiet():
         reg.fit([[2.0]], [4.0])
     again = pickle.loads(pickle.dumps(reg))
@@ -335,8 +363,9 @@ def test_warm_start_with_early_stopping_adds_validation_scores(kind):
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_a_warm_fit_that_does_not_converge_stops_at_max_iter_and_warns(kind, solver):
     y = _target(kind, Y_IRIS)
-    est = ADAPTER(kind, solver=solver, warm_start=True, max_iter=10, n_iter_no_change=np.inf,
-                  random_state=0)
+    est = ADAPTER(
+        kind, solver=solver, warm_start=True, max_iter=10, n_iter_no_change=np.inf, random_state=0
+    )
     with pytest.warns(ConvergenceWarning):
         est.fit(X_IRIS, y)
     assert est.n_iter_ == 10
@@ -358,13 +387,21 @@ def test_partial_fit_after_an_early_stopping_fit_is_refused(kind):
 def test_sample_weights_of_one_change_nothing_with_early_stopping():
     X, y = make_regression(n_samples=100, n_features=2, n_informative=2, random_state=42)
     y = y / y.std()
-    kw = dict(hidden_layer_sizes=10, solver="adam", early_stopping=True, tol=1e-2,
-              learning_rate_init=0.01, batch_size=10, random_state=42)
+    kw = dict(
+        hidden_layer_sizes=10,
+        solver="adam",
+        early_stopping=True,
+        tol=1e-2,
+        learning_rate_init=0.01,
+        batch_size=10,
+        random_state=42,
+    )
     with _quiet():
         weighted = ADAPTER("regressor", **kw).fit(X, y, sample_weight=np.ones_like(y))
         plain = ADAPTER("regressor", **kw).fit(X, y)
-    np.testing.assert_allclose(np.asarray(weighted.predict(X)), np.asarray(plain.predict(X)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(weighted.predict(X)), np.asarray(plain.predict(X)), rtol=1e-6
+    )
 
 
 def test_a_too_small_validation_set_is_an_error():

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet.estimators import base as est_module
 from xpnet.backend import Backend, host_rng
 from xpnet.datasets import load_digits
+from xpnet.estimators import base as est_module
 from xpnet.mlp import init_params
 
 X_DIGITS, Y_DIGITS = load_digits()

@@ -612,7 +612,9 @@ class _Progress:
             postfix = {"loss": f"{row['train_loss']:.4f}"}
             for key, value in row.items():
                 if key.endswith("_error"):
-                    postfix[f"{key[: -len('_error')]}_acc".replace("train_", "")] = f"{1 - value:.4f}"
+                    postfix[f"{key[: -len('_error')]}_acc".replace("train_", "")] = (
+                        f"{1 - value:.4f}"
+                    )
                 elif key.endswith("_r2"):
                     postfix[key.replace("train_", "")] = f"{value:.4f}"
             self.bar.set_description(f"epoch {min(epoch + 1, self.max_epochs)}/{self.max_epochs}")

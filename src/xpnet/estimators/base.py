@@ -37,8 +37,16 @@ from ..functional import ACTIVATION_NAMES, get_activation
 from ..mlp import forward, init_params, layer_sizes
 from ..regularizers import per_layer
 from ..step import StepSpec, build_step
-from ..train import Callbacks, DivergenceError, EpochData, TrainConfig, TrainState, train
-from ..train import check_history, history_keys
+from ..train import (
+    Callbacks,
+    DivergenceError,
+    EpochData,
+    TrainConfig,
+    TrainState,
+    check_history,
+    history_keys,
+    train,
+)
 from ..validation import (
     Anything,
     Boolean,
@@ -424,7 +432,10 @@ class BaseMLP:
                 f"intercepts_: expected {len(self.params_)} bias vectors, got {len(intercepts)}"
             )
         self._set_params(
-            [(W, np.asarray(to_numpy(b))) for (W, _), b in zip(self.params_, intercepts, strict=True)]
+            [
+                (W, np.asarray(to_numpy(b)))
+                for (W, _), b in zip(self.params_, intercepts, strict=True)
+            ]
         )
 
     def _set_params(self, params: list) -> None:
@@ -544,7 +555,9 @@ class BaseMLP:
         batch = self._batch(n_train)
 
         if ckpt is not None:
-            _check_history_columns(checkpoint, ckpt["state"].history, validation, evals, self._metric)
+            _check_history_columns(
+                checkpoint, ckpt["state"].history, validation, evals, self._metric
+            )
             state = ckpt["state"]
             run_start, t_start = ckpt["run_start"], ckpt["t_start"]
             opt = self._optimizer(n_train, batch, t_start)
@@ -595,7 +608,9 @@ class BaseMLP:
                 checkpoint,
             )
         finally:  # also after a divergence or an interrupt: the attributes match params_
-            self._finish(self._state, run_start, t_start, n_train, first_row, loss_curve, val_scores)
+            self._finish(
+                self._state, run_start, t_start, n_train, first_row, loss_curve, val_scores
+            )
         if not state.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 convergence_warning(
@@ -650,7 +665,17 @@ class BaseMLP:
         run_start = state.epoch
         try:
             self._run(
-                state, train_data, b, self._rng, opt, batch, run_start + 1, None, {}, Callbacks(), None
+                state,
+                train_data,
+                b,
+                self._rng,
+                opt,
+                batch,
+                run_start + 1,
+                None,
+                {},
+                Callbacks(),
+                None,
             )
         finally:
             self._finish(self._state, run_start, t_start, n, first_row, loss_curve, [])
@@ -698,7 +723,20 @@ class BaseMLP:
             )
         return split
 
-    def _run(self, state, train_data, b, rng, opt, batch, max_epochs, validation, evals, callbacks, checkpoint):
+    def _run(
+        self,
+        state,
+        train_data,
+        b,
+        rng,
+        opt,
+        batch,
+        max_epochs,
+        validation,
+        evals,
+        callbacks,
+        checkpoint,
+    ):
         n_weights = len(state.params)
         user_on_epoch = on_epoch = callbacks.on_epoch
         if self.verbose:
@@ -1161,8 +1199,7 @@ def _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch) -> None:
     if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
         if not hasattr(checkpoint, "__fspath__"):
             raise TypeError(
-                "checkpoint: expected a path (str or os.PathLike), got "
-                + type(checkpoint).__name__
+                "checkpoint: expected a path (str or os.PathLike), got " + type(checkpoint).__name__
             )
     if not isinstance(resume, (bool, np.bool_)):
         raise TypeError(f"resume: expected True or False, got {resume!r}")

@@ -64,8 +64,7 @@ class MLPRegressor(BaseMLP):
         targets = check_targets(y, n, name).reshape(n, -1)
         if targets.shape[1] != self._n_outputs():
             raise ValueError(
-                f"{name}: has {targets.shape[1]} outputs, the training targets "
-                f"{self._n_outputs()}"
+                f"{name}: has {targets.shape[1]} outputs, the training targets {self._n_outputs()}"
             )
         return targets
 
