@@ -213,7 +213,11 @@ CASES: list[Case] = [
     ),
     Case(
         "fit-validation-too-small",
-        lambda c: lambda: c.clf(early_stopping=True).fit(c.X[:4, :], c.y[:4]),
+        lambda c: (
+            lambda: xpnet.MLPRegressor(early_stopping=True, backend=c.b.name).fit(
+                c.X[:4, :], Y_HOST[:4] * 1.5
+            )
+        ),
         ValueError,
         "validation_fraction",
     ),

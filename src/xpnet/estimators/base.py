@@ -593,6 +593,7 @@ class BaseMLP:
 
         self._checkpoint_epoch = None if ckpt is None else state.epoch
         first_row = 0 if ckpt is not None else len(state.history.get("train_loss", []))
+        self._state = None  # set again by the run; a run that cannot start leaves it None
         try:
             self._run(
                 state,
@@ -608,9 +609,10 @@ class BaseMLP:
                 checkpoint,
             )
         finally:  # also after a divergence or an interrupt: the attributes match params_
-            self._finish(
-                self._state, run_start, t_start, n_train, first_row, loss_curve, val_scores
-            )
+            if self._state is not None:
+                self._finish(
+                    self._state, run_start, t_start, n_train, first_row, loss_curve, val_scores
+                )
         if not state.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 convergence_warning(
@@ -663,6 +665,7 @@ class BaseMLP:
         self._adopt_data(b, d, names if first else getattr(self, "feature_names_in_", None), X)
         first_row = len(state.history.get("train_loss", []))
         run_start = state.epoch
+        self._state = None
         try:
             self._run(
                 state,
@@ -678,7 +681,8 @@ class BaseMLP:
                 None,
             )
         finally:
-            self._finish(self._state, run_start, t_start, n, first_row, loss_curve, [])
+            if self._state is not None:
+                self._finish(self._state, run_start, t_start, n, first_row, loss_curve, [])
         return self
 
     def _optimizer_state(self, opt: optim.Optimizer, b: Backend, params: list) -> Any:
