@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import pytest
+# scikit-learn's array API checks need SciPy's array API mode, read when SciPy is imported
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import xpnet
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import xpnet  # noqa: E402
 
 #: Every backend spec the suite runs on, in the order the ids appear.
 BACKEND_SPECS = (

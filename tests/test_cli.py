@@ -304,7 +304,9 @@ def test_bad_input_exits_2_with_a_message_naming_the_argument(tmp_path, argv, op
 
 def test_divergence_exits_3_with_a_message(tmp_path):
     code, _, err = run(
-        ["train", "--data", "moons", "--lr", "1e9", "--epochs", "3", "--out", str(tmp_path)]
+        ["train", "--data", "moons", "--solver", "sgd", "--lr", "1e9", "--epochs", "3"]
+        + ["--batch-size", "128", "--alpha", "0"]
+        + ["--out", str(tmp_path)]
         + ["--backend", "numpy", "--quiet"]
     )
     assert code == 3
@@ -519,3 +521,33 @@ def test_predict_applies_the_scaling_that_train_used(tmp_path, capsys):
     (out / "scaling.npz").write_bytes(b"not a zip")
     code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
     assert code == 2 and "--scaling" in capsys.readouterr().err
+
+
+def test_train_task_regression_on_a_csv_then_predict(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    target = 2.0 * X[:, 0] - X[:, 1] + 0.5
+    csv_path = tmp_path / "reg.csv"
+    rows = ["a,b,label"] + [f"{a},{b},{t}" for (a, b), t in zip(X, target, strict=True)]
+    csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    code, stdout, err = run(
+        ["train", "--data", str(csv_path), "--task", "regression", "--hidden", "8"]
+        + ["--lr", "0.01", "--epochs", "300", "--backend", "numpy", "--out", str(out)]
+    )
+    assert code == 0, err
+    assert "R^2: train" in stdout and "numeric targets" in stdout
+    model = xpnet.MLPRegressor.load(out / "model.npz", backend="numpy")
+    assert model.n_outputs_ == 1 and model.out_activation_ == "identity"
+    code, stdout, err = run(["predict", "--model", str(out / "model.npz"), "--data", str(csv_path)])
+    assert code == 0, err
+    assert "R^2" in err
+    predictions = np.array([float(v) for v in stdout.split()])
+    assert 1 - np.sum((predictions - target) ** 2) / np.sum((target - target.mean()) ** 2) > 0.9
+
+
+def test_a_regression_without_task_is_not_guessed(tmp_path):
+    csv_path = tmp_path / "reg.csv"
+    csv_path.write_text("a,label\n1,0.5\n2,1.5\n3,2.5\n4,0.25\n5,1.0\n", encoding="utf-8")
+    code, _, err = run(["train", "--data", str(csv_path), "--out", str(tmp_path / "o")])
+    assert code == 2 and "--data" in err and "integer" in err

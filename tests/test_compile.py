@@ -206,6 +206,7 @@ def test_compiled_jax_rolls_back_a_diverged_epoch():
         solver="sgd",
         learning_rate_init=1e12,
         momentum=0.0,
+        batch_size=128,  # several steps in epoch 1: it diverges there, from the initial weights
         max_iter=2,
         random_state=0,
         backend="jax:cpu",

@@ -106,6 +106,7 @@ def test_matches_scikit_learn_from_the_same_initial_weights(digits, solver, mome
         nesterovs_momentum=nesterov,
         learning_rate_init=0.05,
         solver=solver,
+        alpha=1e-3,  # scikit-learn's meaning: alpha / (2 batch) ||W||^2 per minibatch
     )
     ours = xpnet.MLPClassifier(
         backend="numpy", dtype="float64", max_iter=3, random_state=0, n_iter_no_change=100, **common
@@ -114,7 +115,6 @@ def test_matches_scikit_learn_from_the_same_initial_weights(digits, solver, mome
     init = xpnet.mlp.init_params((64, 20, 10), "relu", dtype="float64", seed=ours._seed)
 
     theirs = sk.MLPClassifier(
-        alpha=0.0,
         max_iter=1,
         warm_start=True,
         random_state=0,
@@ -214,6 +214,7 @@ def test_a_diverging_run_raises_and_keeps_finite_parameters(digits):
     X, y = digits
     clf = xpnet.MLPClassifier(
         hidden_layer_sizes=(16,),
+        solver="sgd",
         learning_rate_init=1e12,
         max_iter=5,
         random_state=0,
@@ -247,7 +248,11 @@ def test_string_labels_round_trip(digits):
         ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     )
     clf = xpnet.MLPClassifier(
-        hidden_layer_sizes=(32,), max_iter=30, random_state=0, backend="numpy"
+        hidden_layer_sizes=(32,),
+        max_iter=30,
+        learning_rate_init=0.01,
+        random_state=0,
+        backend="numpy",
     )
     clf.fit(X[:1000], names[y[:1000]])
     assert sorted(clf.classes_.tolist()) == sorted(names.tolist())
@@ -273,6 +278,7 @@ def test_invscaling_follows_scikit_learns_rule(digits):
     X, y = digits
     clf = xpnet.MLPClassifier(
         hidden_layer_sizes=(8,),
+        solver="sgd",
         learning_rate="invscaling",
         power_t=0.5,
         learning_rate_init=0.1,
@@ -288,15 +294,28 @@ def test_invscaling_follows_scikit_learns_rule(digits):
     np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-12)
 
 
-def test_warm_start_continues_like_one_longer_fit(digits):
-    """Two warm-started fits of 3 epochs train exactly like one fit of 6 epochs: the same
-    shuffling sequence, optimizer state, epoch count and history."""
+def test_warm_start_is_scikit_learns_new_optimizer_from_the_current_weights(digits):
+    """A warm fit starts from params_ with a new optimizer, counts its own epochs in n_iter_
+    and adds to t_ and loss_curve_ (scikit-learn's meaning). With plain SGD (no optimizer
+    state) and no shuffling, two warm fits of 3 epochs are exactly one fit of 6."""
     X, y = digits
-    kw = dict(hidden_layer_sizes=(16,), n_iter_no_change=100, random_state=4, backend="numpy")
-    once = xpnet.MLPClassifier(max_iter=6, **kw).fit(X, y)
-    twice = xpnet.MLPClassifier(max_iter=3, warm_start=True, **kw).fit(X, y)
-    twice.fit(X, y)
-    assert twice.n_iter_ == once.n_iter_ == 6
+    kw = dict(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=0.05,
+        shuffle=False,
+        n_iter_no_change=100,
+        random_state=4,
+        backend="numpy",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        once = xpnet.MLPClassifier(max_iter=6, **kw).fit(X, y)
+        twice = xpnet.MLPClassifier(max_iter=3, warm_start=True, **kw).fit(X, y)
+        twice.fit(X, y)
+    assert once.n_iter_ == 6 and twice.n_iter_ == 3
+    assert twice.t_ == once.t_ == 6 * X.shape[0]
     assert twice.history_["epoch"] == list(range(1, 7))
     np.testing.assert_allclose(twice.loss_curve_, once.loss_curve_, rtol=0)
     for (W, b), (W_ref, b_ref) in zip(twice.params_, once.params_, strict=True):
@@ -307,10 +326,28 @@ def test_warm_start_continues_like_one_longer_fit(digits):
         once.save(Path(tempfile.mkdtemp()) / "m.npz"), backend="numpy"
     )
     loaded.set_params(warm_start=True, max_iter=2, random_state=4)
-    loaded.fit(X, y)
-    assert loaded.n_iter_ == 6 + 2
-    # it went on from the trained weights: its first epoch is far below a fresh first epoch
-    assert loaded.loss_curve_[0] < 0.5 * once.loss_curve_[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded.fit(X, y)
+    assert loaded.n_iter_ == 2
+    # it went on from the trained weights: its first epoch is below the last one trained
+    assert loaded.loss_curve_[0] < once.loss_curve_[-1] < once.loss_curve_[0]
+
+
+def test_assigned_params_are_what_predict_partial_fit_and_a_warm_fit_use(digits):
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0, backend="numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = xpnet.MLPClassifier(**kw).fit(X, y)
+        b = xpnet.MLPClassifier(**kw).fit(X[::-1], y[::-1])
+    a.coefs_, a.intercepts_ = b.coefs_, b.intercepts_  # scikit-learn's layout, (in, out)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    a.params_ = [(W * 0, bias * 0) for W, bias in b.params_]
+    np.testing.assert_allclose(a.predict_proba(X), 0.1)  # all-zero logits: uniform
+    a.partial_fit(X[:50], y[:50])  # from the zeros, not from a private copy
+    W0 = _params_np(a.params_)[0][0]
+    assert np.abs(W0).max() < 0.01  # adam moved every weight by about lr per step at most
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -326,3 +363,128 @@ def test_non_finite_values_are_found_in_any_row_of_a_large_input(bad):
     X[-1, 0] = bad
     with pytest.raises(ValueError, match="X.*(NaN|inf)"):
         clf.predict(X)
+
+
+def test_a_model_file_written_before_the_new_defaults_loads_and_predicts_as_before(tmp_path):
+    """The metadata earlier versions wrote (no 'estimator', no 'alpha', sgd hyperparameters):
+    loaded, it predicts the forward pass of its arrays, computed here in NumPy float64."""
+    from xpnet import io as xio
+
+    rng = np.random.default_rng(0)
+    W0, b0 = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=5).astype("float32")
+    W1, b1 = rng.normal(size=(4, 5)).astype("float32"), rng.normal(size=4).astype("float32")
+    classes = np.array([2, 3, 5, 7])
+    old_hyper = dict(
+        hidden_layer_sizes=[5],
+        activation="tanh",
+        solver="sgd",
+        learning_rate_init=0.01,
+        learning_rate="constant",
+        momentum=0.9,
+        nesterovs_momentum=False,
+        batch_size=128,
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        power_t=0.5,
+        l1=0.0,
+        l2=0.0,
+        backend="numpy",
+        dtype="float32",
+        compile="auto",
+        allow_tf32=False,
+        on_divergence="raise",
+        random_state=0,
+        verbose=False,
+        warm_start=False,
+    )
+    meta = {
+        "format": xio.MODEL_FORMAT,
+        "format_version": 1,
+        "xpnet_version": "0.1.0",
+        "activation": "tanh",
+        "dtype": "float32",
+        "layer_sizes": [3, 5, 4],
+        "hyperparams": old_hyper,
+        "n_iter": 17,
+        "trained_on": "numpy",
+    }
+    arrays = {"W0": W0, "b0": b0, "W1": W1, "b1": b1, "classes": classes}
+    path = xio.write_archive(tmp_path / "old.npz", meta, arrays)
+    clf = xpnet.MLPClassifier.load(path, backend="numpy")
+    X = rng.normal(size=(30, 3))
+    logits = np.tanh(X @ W0.T.astype(float) + b0) @ W1.T.astype(float) + b1
+    np.testing.assert_array_equal(np.asarray(clf.predict(X)), classes[logits.argmax(axis=1)])
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(clf.predict_proba(X)), expected, rtol=1e-5, atol=1e-6)
+    # its settings are the ones it was trained with, alpha included (there was none)
+    assert (clf.solver, clf.batch_size, clf.alpha, clf.n_iter_) == ("sgd", 128, 0.0, 17)
+    with pytest.raises(ValueError, match="not an MLPRegressor"):
+        xpnet.MLPRegressor.load(path)
+
+
+def test_changing_the_solver_between_partial_fits_is_a_clear_error_and_fit_starts_over(digits):
+    X, y = digits
+    clf = xpnet.MLPClassifier((8,), solver="sgd", backend="numpy", random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=np.arange(10))
+    clf.set_params(solver="adam")
+    with pytest.raises(ValueError, match="solver"):
+        clf.partial_fit(X[:100], y[:100])
+    clf.set_params(warm_start=True, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)  # a warm fit builds a new optimizer: any solver
+    assert clf.n_iter_ == 2
+
+
+def test_changing_the_backend_between_warm_fits_continues_from_the_same_weights(digits):
+    pytest.importorskip("torch")
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, dtype="float64", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = xpnet.MLPClassifier(backend="numpy", warm_start=True, **kw).fit(X, y)
+        ref = xpnet.MLPClassifier(backend="numpy", warm_start=True, **kw).fit(X, y)
+        clf.set_params(backend="torch:cpu")
+        clf.fit(X, y)
+        ref.fit(X, y)
+    assert clf.backend_ == "torch:cpu"
+    for (W, b), (W_ref, b_ref) in zip(
+        _params_np(clf.params_), _params_np(ref.params_), strict=True
+    ):
+        assert _rel(W, W_ref) < 1e-10 and _rel(b, b_ref) < 1e-10
+    clf.partial_fit(X[:50], y[:50])  # the optimizer state moves with it
+
+
+def test_torch_inputs_that_require_grad_are_detached():
+    torch = pytest.importorskip("torch")
+    X = torch.randn(40, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.arange(40) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = xpnet.MLPClassifier((4,), max_iter=2, backend="numpy", random_state=0).fit(X, y)
+        reg = xpnet.MLPRegressor((4,), max_iter=2, backend="torch:cpu", random_state=0)
+        reg.fit(X, X[:, 0] * 2)
+    assert not clf.predict_proba(X).requires_grad and not reg.predict(X).requires_grad
+
+
+def test_feature_names_from_a_dataframe_are_checked_at_predict_time():
+    pd = pytest.importorskip("pandas", reason="pandas is not installed: no DataFrame to test")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(30, 2)), columns=["a", "b"])
+    y = np.arange(30) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = xpnet.MLPClassifier((4,), max_iter=2, backend="numpy", random_state=0).fit(X, y)
+    assert list(clf.feature_names_in_) == ["a", "b"]
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(X[["b", "a"]].rename(columns={"b": "c"}))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(X.to_numpy())

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import estimator as est_module
 from xpnet.backend import Backend, host_rng
 from xpnet.datasets import load_digits
+from xpnet.estimators import base as est_module
 from xpnet.mlp import init_params
 
 X_DIGITS, Y_DIGITS = load_digits()
@@ -30,6 +30,7 @@ X_DIGITS, Y_DIGITS = load_digits()
 
 def _clf(**params) -> xpnet.MLPClassifier:
     settings = dict(hidden_layer_sizes=(32,), random_state=0, backend="numpy", max_iter=3)
+    settings.update(solver="sgd", learning_rate_init=0.01, batch_size=128)  # the old defaults
     settings.update(params)
     return xpnet.MLPClassifier(**settings)
 

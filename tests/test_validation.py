@@ -1,8 +1,9 @@
 """Bad input at every public entry point raises ValueError/TypeError naming the argument.
 
-One table of cases drives one test, run on every backend present: each case
-builds a call (with X as that backend's arrays where that makes sense), names
-the exception it must raise and the argument its message must name. The
+One table of cases drives two tests: each case builds a call (with X as a
+backend's arrays where that makes sense), names the exception it must raise and
+the argument its message must name. Cases that touch a backend's arrays run on
+every backend present; the others (constructor arguments, loaders) run once. The
 entry points are the estimator's constructor arguments (checked by ``fit``),
 ``fit``, ``partial_fit``, ``predict``, ``predict_proba``,
 ``predict_log_proba``, ``score`` and the loaders in ``xpnet.datasets``.
@@ -132,7 +133,7 @@ CASES: list[Case] = [
     Case("fit-y-fewer-samples", _fit(lambda c: c.X, lambda c: c.y[:5]), ValueError, "y"),
     Case("fit-y-more-samples", _fit(lambda c: c.X[:5, :]), ValueError, "y"),
     Case("fit-y-2d", _fit(lambda c: c.X, lambda c: c.arr(np.c_[Y_HOST, Y_HOST])), ValueError, "y"),
-    Case("fit-y-column", _fit(lambda c: c.X, lambda c: c.arr(Y_HOST[:, None])), ValueError, "y"),
+    Case("fit-y-3d", _fit(lambda c: c.X, lambda c: c.arr(Y_HOST[:, None, None])), ValueError, "y"),
     Case("fit-y-none", _fit(lambda c: c.X, lambda c: None), ValueError, "y"),
     Case("fit-y-fractions", _fit(lambda c: c.X, lambda c: c.arr(Y_HOST + 0.5)), ValueError, "y"),
     Case(
@@ -192,6 +193,56 @@ CASES: list[Case] = [
     Case("fit-resume-needs-checkpoint", _fit(lambda c: c.X, resume=True), ValueError, "resume"),
     Case("fit-resume-type", _fit(lambda c: c.X, resume="yes"), TypeError, "resume"),
     Case("fit-on-batch-type", _fit(lambda c: c.X, on_batch=5), TypeError, "on_batch"),
+    Case(
+        "fit-sample-weight-negative",
+        _fit(lambda c: c.X, sample_weight=-np.ones(N)),
+        ValueError,
+        "sample_weight",
+    ),
+    Case(
+        "fit-sample-weight-count",
+        _fit(lambda c: c.X, sample_weight=np.ones(N - 1)),
+        ValueError,
+        "sample_weight",
+    ),
+    Case(
+        "fit-sample-weight-zeros",
+        _fit(lambda c: c.X, sample_weight=np.zeros(N)),
+        ValueError,
+        "sample_weight",
+    ),
+    Case(
+        "fit-validation-too-small",
+        lambda c: (
+            lambda: xpnet.MLPRegressor(early_stopping=True, backend=c.b.name).fit(
+                c.X[:4, :], Y_HOST[:4] * 1.5
+            )
+        ),
+        ValueError,
+        "validation_fraction",
+    ),
+    Case(
+        "partial_fit-early-stopping",
+        lambda c: lambda: c.clf(early_stopping=True).partial_fit(c.X, c.y, classes=[0, 1, 2]),
+        ValueError,
+        "early_stopping",
+    ),
+    Case(
+        "regressor-y-strings",
+        lambda c: lambda: xpnet.MLPRegressor(max_iter=1, backend=c.b.name).fit(c.X, ["a"] * N),
+        TypeError,
+        "y",
+    ),
+    Case(
+        "regressor-y-nan",
+        lambda c: (
+            lambda: xpnet.MLPRegressor(max_iter=1, backend=c.b.name).fit(
+                c.X, np.where(Y_HOST == 0, np.nan, 1.0)
+            )
+        ),
+        ValueError,
+        "y",
+    ),
     # ---- partial_fit
     Case(
         "partial_fit-label-not-in-classes",
@@ -257,6 +308,10 @@ CASES: list[Case] = [
     _param("activation", "swish"),
     _param("activation", 3, TypeError),
     _param("solver", "lbfgs"),
+    _param("solver", "newton"),
+    _param("alpha", -1.0),
+    _param("alpha", math.nan),
+    _param("n_iter_no_change", -math.inf, TypeError),
     _param("learning_rate", "optimal"),
     _param("dtype", "float16"),
     _param("on_divergence", "ignore"),
@@ -442,9 +497,43 @@ def _names(arg: str, message: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(arg)}(?![\w])", message) is not None
 
 
-@pytest.mark.parametrize("case", CASES, ids=_IDS)
+#: Cases that never touch a backend's arrays: run once, on NumPy.
+_BACKEND_FREE = ("param-", "load", "make_moons", "train_test_split")
+ON_EVERY_BACKEND = [case for case in CASES if not case.id.startswith(_BACKEND_FREE)]
+ONCE = [case for case in CASES if case.id.startswith(_BACKEND_FREE)]
+
+
+@pytest.mark.parametrize("case", ON_EVERY_BACKEND, ids=[c.id for c in ON_EVERY_BACKEND])
 def test_bad_input_raises_a_documented_error_naming_the_argument(case, backend, tmp_path):
-    call = case.build(Ctx(backend, tmp_path))
+    _check(case, Ctx(backend, tmp_path))
+
+
+@pytest.mark.parametrize("case", ONCE, ids=[c.id for c in ONCE])
+def test_bad_arguments_and_files_raise_a_documented_error_naming_them(case, tmp_path):
+    _check(case, Ctx(xpnet.get_backend("numpy"), tmp_path))
+
+
+def test_lbfgs_is_refused_with_the_solvers_that_work():
+    with pytest.raises(ValueError, match="solver='lbfgs' is not supported.*'adam'"):
+        xpnet.MLPClassifier(solver="lbfgs").fit(X_HOST, Y_HOST)
+
+
+def test_a_column_y_is_ravelled_with_a_data_conversion_warning():
+    from xpnet.exceptions import DataConversionWarning
+
+    kw = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0, backend="numpy")
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = xpnet.MLPClassifier(**kw).fit(X_HOST, Y_HOST[:, None])
+    flat = xpnet.MLPClassifier(**kw).fit(X_HOST, Y_HOST)
+    np.testing.assert_array_equal(column.predict_proba(X_HOST), flat.predict_proba(X_HOST))
+
+
+def test_numpy_inf_patience_is_accepted():
+    xpnet.MLPClassifier(n_iter_no_change=np.inf, max_iter=2, backend="numpy").fit(X_HOST, Y_HOST)
+
+
+def _check(case: Case, ctx: Ctx) -> None:
+    call = case.build(ctx)
     with pytest.raises(case.exc) as caught:
         call()
     message = str(caught.value)

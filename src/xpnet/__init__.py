@@ -27,6 +27,10 @@ __all__ = [
     "DivergenceError",
     "GradcheckReport",
     "MLPClassifier",
+    "MLPRegressor",
+    "NotFittedError",
+    "ConvergenceWarning",
+    "exceptions",
     "available_backends",
     "functional",
     "get_backend",
@@ -43,16 +47,23 @@ del _gradcheck_module
 
 def __getattr__(name: str):
     # the estimator (and what it pulls in) loads on first use
-    if name == "MLPClassifier":
-        from .estimator import MLPClassifier
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
 
-        return MLPClassifier
+        return getattr(estimators, name)
+    if name in ("NotFittedError", "ConvergenceWarning"):
+        from . import exceptions
+
+        return getattr(exceptions, name)
     if name in (
         "datasets",
         "io",
         "train",
         "step",
         "estimator",
+        "estimators",
+        "exceptions",
+        "validation",
         "bench",
         "plot",
         "cli",

@@ -56,6 +56,7 @@ _OPTION_OF = {
     "activation": "--activation",
     "solver": "--solver",
     "learning_rate_init": "--lr",
+    "alpha": "--alpha",
     "momentum": "--momentum",
     "batch_size": "--batch-size",
     "max_iter": "--epochs",
@@ -93,6 +94,10 @@ def _estimator_error(error: BaseException) -> CommandError:
     head, sep, rest = text.partition(":")
     if sep and head in _OPTION_OF:
         text = f"{_OPTION_OF[head]} ({head}):{rest}"
+    else:  # validation's form: "MLPClassifier: the 'momentum' parameter must be ..."
+        named = re.search(r"the '(\w+)' parameter", text)
+        if named and named.group(1) in _OPTION_OF:
+            text = f"{_OPTION_OF[named.group(1)]} ({named.group(1)}):{rest}"
     return CommandError(text)
 
 
@@ -139,6 +144,10 @@ def _float(text: str) -> float:
     return value
 
 
+def _batch_size(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
 def _test_size(text: str) -> float:
     value = _float(text)
     if not 0.0 < value < 1.0:
@@ -147,9 +156,11 @@ def _test_size(text: str) -> float:
 
 
 TRAIN_HELP = """\
-Train an MLP classifier and write the run to --out:
+Train an MLP classifier (or, with --task regression, a regressor) and write the
+run to --out:
 
-  model.npz     the model (load with xpnet.MLPClassifier.load, or `xpnet predict`)
+  model.npz     the model (load with xpnet.MLPClassifier.load or
+                xpnet.MLPRegressor.load, or `xpnet predict`)
   scaling.npz   the input scaling below (`xpnet predict` applies it)
   history.csv   one row per epoch: loss and error of train / validation / test,
                 learning rate, seconds
@@ -160,8 +171,12 @@ Train an MLP classifier and write the run to --out:
 Data: 'digits' (8x8 digits, embedded), 'moons' (two moons, 200 points),
 'mnist:DIR' (the four MNIST IDX files in DIR, with their own test set), or a
 FILE.npz (arrays X and y) or FILE.csv (a header row; the --label column holds
-the labels, every other column is a feature). Data without a test set of
-their own are split (--test-size, stratified, --seed).
+the labels, every other column is a feature; with --task regression it holds
+the numeric targets). Data without a test set of their own are split
+(--test-size, stratified for a classifier, --seed).
+
+The defaults are the estimator's, which are scikit-learn's: adam, learning
+rate 0.001, batch "auto" (min(200, n)), alpha 1e-4, 200 epochs.
 
 Scaling: digits are divided by 16 and MNIST by 255 (pixels in [0, 1]); other
 data are standardised with the training set's mean and standard deviation.
@@ -229,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--label", default="label", metavar="COL", help="label column of a CSV")
     data.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        default="classification",
+        help="classification (MLPClassifier) or regression (MLPRegressor: numeric targets)",
+    )
+    data.add_argument(
         "--test-size",
         type=_test_size,
         default=0.2,
@@ -247,13 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--activation", choices=ACTIVATION_NAMES, default="relu", help="hidden activation"
     )
-    model.add_argument("--solver", choices=("sgd", "adam"), default="sgd", help="optimizer")
-    model.add_argument(
-        "--lr", type=_float, default=None, help="learning rate (default: 0.01 sgd, 0.001 adam)"
-    )
+    model.add_argument("--solver", choices=("adam", "sgd"), default="adam", help="optimizer")
+    model.add_argument("--lr", type=_float, default=0.001, help="initial learning rate")
     model.add_argument("--momentum", type=_float, default=0.9, help="sgd momentum")
     model.add_argument(
-        "--batch-size", type=_positive_int, default=128, metavar="N", help="minibatch size"
+        "--batch-size",
+        type=_batch_size,
+        default="auto",
+        metavar="N",
+        help="minibatch size, or auto = min(200, n)",
+    )
+    model.add_argument(
+        "--alpha",
+        type=_float,
+        default=0.0001,
+        help="L2 penalty on the weights, scikit-learn's alpha (alpha / (2 * batch) per minibatch)",
     )
     model.add_argument(
         "--epochs", type=_positive_int, default=200, metavar="N", help="maximum number of epochs"
@@ -272,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[0.0],
         metavar="S",
-        help="L2 strength: one value, or one per weight matrix (added to each minibatch's "
-        "objective: scikit-learn's alpha / (2 * batch size))",
+        help="xpnet's L2 strength, added to alpha's: one value, or one per weight matrix "
+        "(added once to each minibatch's objective)",
     )
     model.add_argument(
         "--early-stopping",
@@ -482,7 +511,7 @@ def _load_training_data(args: argparse.Namespace) -> dict:
     elif spec not in ("digits", "moons"):
         spec = os.path.expanduser(spec)
     try:
-        data = datasets.load(spec, label=args.label)
+        data = datasets.load(spec, label=args.label, task=getattr(args, "task", "classification"))
     except (OSError, ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
     X, y = data["X"], data["y"]
@@ -491,7 +520,7 @@ def _load_training_data(args: argparse.Namespace) -> dict:
     else:
         try:
             X_train, X_test, y_train, y_test = datasets.train_test_split(
-                X, y, args.test_size, args.seed, stratify=True
+                X, y, args.test_size, args.seed, stratify=args.task == "classification"
             )
         except ValueError as e:
             raise _for_option("--test-size", e) from e
@@ -548,14 +577,15 @@ def _read_scaling(path: Path, n_features: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _estimator(args: argparse.Namespace) -> Any:
-    from .estimator import MLPClassifier
+    from .estimators import MLPClassifier, MLPRegressor, check_params
 
-    lr = args.lr if args.lr is not None else (0.001 if args.solver == "adam" else 0.01)
-    clf = MLPClassifier(
+    cls = MLPRegressor if args.task == "regression" else MLPClassifier
+    clf = cls(
         hidden_layer_sizes=tuple(args.hidden),
         activation=args.activation,
         solver=args.solver,
-        learning_rate_init=lr,
+        learning_rate_init=args.lr,
+        alpha=args.alpha,
         momentum=args.momentum,
         batch_size=args.batch_size,
         max_iter=args.epochs,
@@ -568,7 +598,7 @@ def _estimator(args: argparse.Namespace) -> Any:
         random_state=args.seed,
     )
     try:
-        clf._validate_params()
+        check_params(clf)
     except (ValueError, TypeError) as e:
         raise _estimator_error(e) from e
     return clf
@@ -610,22 +640,27 @@ class _Progress:
         if self.quiet:
             return
         if self.bar is not None:
-            postfix = {"loss": f"{row['train_loss']:.4f}", "acc": f"{1 - row['train_error']:.4f}"}
+            postfix = {"loss": f"{row['train_loss']:.4f}"}
             for key, value in row.items():
-                if key.endswith("_error") and key != "train_error":
-                    postfix[f"{key[: -len('_error')]}_acc"] = f"{1 - value:.4f}"
+                if key.endswith("_error"):
+                    postfix[f"{key[: -len('_error')]}_acc".replace("train_", "")] = (
+                        f"{1 - value:.4f}"
+                    )
+                elif key.endswith("_r2"):
+                    postfix[key.replace("train_", "")] = f"{value:.4f}"
             self.bar.set_description(f"epoch {min(epoch + 1, self.max_epochs)}/{self.max_epochs}")
             self.bar.set_postfix(postfix, refresh=True)
         elif self.tqdm is None:
             parts = [
                 f"epoch {epoch:{len(str(self.max_epochs))}d}/{self.max_epochs}",
                 f"loss {row['train_loss']:.4f}",
-                f"train err {100 * row['train_error']:.2f}%",
             ]
             for key, value in row.items():
-                if key.endswith("_error") and key != "train_error":
-                    name = "validation" if key == "val_error" else key[: -len("_error")]
-                    parts.append(f"{name} err {100 * value:.2f}%")
+                for suffix, shown in (("_error", "err"), ("_r2", "R^2")):
+                    if key.endswith(suffix):
+                        name = "validation" if key.startswith("val_") else key[: -len(suffix)]
+                        text = f"{100 * value:.2f}%" if suffix == "_error" else f"{value:.4f}"
+                        parts.append(f"{name} {shown} {text}")
             parts.append(f"{row['seconds']:.2f}s")
             print("  ".join(parts), flush=True)
 
@@ -692,11 +727,15 @@ def _train(args: argparse.Namespace) -> int:
         start_epoch = 0
     data = _load_training_data(args)
     X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
-    n_classes = np.unique(y).shape[0]
+    what = (
+        f"{np.unique(y).shape[0]} classes"
+        if args.task == "classification"
+        else "numeric targets (regression)"
+    )
     _say(
         args,
         f"data: {args.data}: {X.shape[0]} training and {X_test.shape[0]} test samples, "
-        f"{X.shape[1]} features, {n_classes} classes; {data['scaling']}",
+        f"{X.shape[1]} features, {what}; {data['scaling']}",
     )
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -739,22 +778,33 @@ def _train(args: argparse.Namespace) -> int:
     progress.close()
     seconds = time.perf_counter() - started
 
-    train_error = 1.0 - clf.score(X, y)
-    test_error = 1.0 - clf.score(X_test, y_test)
-    if clf.best_validation_score_ is not None:
-        validation = f"{100 * (1 - clf.best_validation_score_):.2f}% (best epoch, kept)"
-    else:
-        validation = "- (no validation set; --early-stopping holds one out)"
-    stopped = clf._train_state.stopped if clf._train_state is not None else ""
+    stopped = clf.stop_reason_
     _say(
         args,
         f"done: {clf.n_iter_} epochs in {seconds:.2f}s on {clf.backend_}"
         + (f"; stopped early: {stopped}" if stopped else ""),
     )
-    _say(
-        args,
-        f"error: train {100 * train_error:.2f}%  validation {validation}  test {100 * test_error:.2f}%",
-    )
+    no_validation = "- (no validation set; --early-stopping holds one out)"
+    if args.task == "regression":
+        best = clf.best_validation_score_
+        validation = f"{best:.4f} (best epoch, kept)" if best is not None else no_validation
+        _say(
+            args,
+            f"R^2: train {clf.score(X, y):.4f}  validation {validation}  "
+            f"test {clf.score(X_test, y_test):.4f}",
+        )
+    else:
+        train_error = 1.0 - clf.score(X, y)
+        test_error = 1.0 - clf.score(X_test, y_test)
+        if clf.best_validation_score_ is not None:
+            validation = f"{100 * (1 - clf.best_validation_score_):.2f}% (best epoch, kept)"
+        else:
+            validation = no_validation
+        _say(
+            args,
+            f"error: train {100 * train_error:.2f}%  validation {validation}  "
+            f"test {100 * test_error:.2f}%",
+        )
     written = _write_run(args, clf, out, data)
     _say(args, f"wrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
@@ -782,7 +832,7 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
         curves = out / "curves.png"
         plot.learning_curves(clf.history_, curves, title=title)
         written.append(curves)
-        if data["X"].shape[1] == 2:
+        if data["X"].shape[1] == 2 and args.task == "classification":
             regions = out / "regions.png"
             plot.decision_regions(
                 clf,
@@ -803,7 +853,9 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
 # ---------------------------------------------------------------------- predict
 
 
-def _read_features(path: str, label: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_features(
+    path: str, label: str, task: str = "classification"
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Features (n, d) float64 of a .npz (array X) or .csv file, and labels if present."""
     from . import datasets
 
@@ -824,7 +876,7 @@ def _read_features(path: str, label: str) -> tuple[np.ndarray, np.ndarray | None
             raise ValueError(f"{path}: empty file; expected a header row and data rows")
         header = [cell.strip() for cell in rows[0]]
         if label in header:
-            X, y = datasets.load_csv(path, label=label)
+            X, y = datasets.load_csv(path, label=label, task=task)
             return X, y
         try:
             X = np.array(rows[1:], dtype=np.float64)
@@ -839,14 +891,20 @@ def _read_features(path: str, label: str) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .estimator import MLPClassifier
+    from . import io
+    from .estimators import MLPClassifier, MLPRegressor
 
     try:
-        clf = MLPClassifier.load(args.model, backend=args.backend)
+        meta, _ = io.read_archive(args.model, io.MODEL_FORMAT)
+        cls = MLPRegressor if meta.get("estimator") == "MLPRegressor" else MLPClassifier
+        clf = cls.load(args.model, backend=args.backend)
     except (OSError, ValueError) as e:
         raise _for_option("--model", e) from e
+    if cls is MLPRegressor and args.proba:
+        raise CommandError("--proba: the model is a regressor; it predicts numbers, not classes")
     try:
-        X, y = _read_features(args.data, args.label)
+        task = "regression" if cls is MLPRegressor else "classification"
+        X, y = _read_features(args.data, args.label, task)
     except (OSError, ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
     scaling = Path(args.scaling) if args.scaling else Path(args.model).parent / "scaling.npz"
@@ -862,7 +920,9 @@ def _predict(args: argparse.Namespace) -> int:
         proba = np.asarray(clf.predict_proba(X)) if args.proba else None
     except (ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
-    if y is not None:
+    if y is not None and cls is MLPRegressor:
+        print(f"xpnet: R^2 {clf.score(X, y):.4f} on {y.shape[0]} rows", file=sys.stderr)
+    elif y is not None:
         print(
             f"xpnet: accuracy {np.mean(labels == y):.4f} on {y.shape[0]} labelled rows",
             file=sys.stderr,

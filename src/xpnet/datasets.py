@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import validation
 from .backend import host_rng
 
 __all__ = [
@@ -71,11 +72,16 @@ def _labels(y: np.ndarray, source: str) -> np.ndarray:
 
 
 def _validate_xy(
-    X: np.ndarray, y: np.ndarray, source: str, columns: list[str] | None = None
+    X: np.ndarray,
+    y: np.ndarray,
+    source: str,
+    columns: list[str] | None = None,
+    task: str = "classification",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Check a loaded data set and return it as (X float64 (n, d), y (n,) int64 or str).
+    """Check a loaded data set and return it as (X float64 (n, d), y (n,)).
 
-    ``columns`` names X's columns in error messages (default: their indices).
+    y: int64 or str class labels, or float64 targets when ``task`` is
+    ``"regression"``. ``columns`` names X's columns in error messages.
     """
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
@@ -96,7 +102,26 @@ def _validate_xy(
             f"{source}: y must be 1-D with one label per row of X ({X.shape[0]}), "
             f"got shape {y.shape}"
         )
+    if task == "regression":
+        return X, _targets(y, source)
     return X, _labels(y, source)
+
+
+def _check_task(task: Any) -> str:
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task: expected 'classification' or 'regression', got {task!r}")
+    return task
+
+
+def _targets(y: np.ndarray, source: str) -> np.ndarray:
+    """Regression targets as float64, finite."""
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{source}: y must hold numbers for a regression, got dtype {y.dtype}")
+    y = y.astype(np.float64)
+    if not np.isfinite(y).all():
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise ValueError(f"{source}: y must be finite, but y[{i}] = {y[i]}")
+    return y
 
 
 # ---------------------------------------------------------------- digits and moons
@@ -153,32 +178,6 @@ def make_moons(
 # ---------------------------------------------------------------- splitting
 
 
-def _test_count(test_size: Any, n: int) -> int:
-    """How many of ``n`` samples go to the test set (at least one, at most n - 1)."""
-    if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
-        if not 1 <= test_size <= n - 1:
-            raise ValueError(f"test_size: an int count must be in [1, {n - 1}], got {test_size}")
-        return int(test_size)
-    if isinstance(test_size, (float, np.floating)) and 0.0 < test_size < 1.0:
-        # round first so that 0.1 * 30 = 3.0000000000000004 gives 3, not 4
-        return min(max(math.ceil(round(test_size * n, 9)), 1), n - 1)
-    raise ValueError(f"test_size: expected a float in (0, 1) or an int count, got {test_size!r}")
-
-
-def _stratified_test_counts(class_sizes: np.ndarray, n_test: int) -> np.ndarray:
-    """Per-class test counts proportional to the class sizes, summing to ``n_test``.
-
-    Largest-remainder rounding: each count is the floor or the ceiling of its
-    exact share ``size * n_test / n``, so it is within one sample of it.
-    """
-    share = class_sizes * n_test / class_sizes.sum()
-    counts = np.floor(share).astype(np.int64)
-    short = n_test - int(counts.sum())
-    by_remainder = np.argsort(-(share - counts), kind="stable")
-    counts[by_remainder[:short]] += 1
-    return counts
-
-
 def train_test_split(
     X: Any, y: Any, test_size: float | int = 0.2, seed: Any = None, stratify: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -204,27 +203,10 @@ def train_test_split(
         raise ValueError(f"y: has {y.shape[0]} labels but X has {n} rows; they must match")
     if n < 2:
         raise ValueError(f"X: need at least 2 samples to split, got {n}")
-    n_test = _test_count(test_size, n)
+    n_test = validation.n_test_samples(test_size, n)
     rng = host_rng(seed)
-
-    if not stratify:
-        order = rng.permutation(n)
-        test, train = order[:n_test], order[n_test:]
-    else:
-        classes, class_of, class_sizes = np.unique(y, return_inverse=True, return_counts=True)
-        if (class_sizes < 2).any():
-            lonely = classes[class_sizes < 2].tolist()
-            raise ValueError(
-                f"stratify: every class needs at least 2 samples to appear on both "
-                f"sides of the split; classes {lonely} have only 1"
-            )
-        test_parts, train_parts = [], []
-        for c, count in enumerate(_stratified_test_counts(class_sizes, n_test)):
-            members = rng.permutation(np.flatnonzero(class_of == c))
-            test_parts.append(members[:count])
-            train_parts.append(members[count:])
-        test = rng.permutation(np.concatenate(test_parts))
-        train = rng.permutation(np.concatenate(train_parts))
+    # the estimators' early-stopping split is this one too
+    train, test = validation.stratified_split(n, n_test, rng, y if stratify else None)
     return X[train], X[test], y[train], y[test]
 
 
@@ -358,13 +340,15 @@ def load_mnist_dir(directory: PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
 # ---------------------------------------------------------------- npz and csv
 
 
-def load_npz(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+def load_npz(path: PathLike, task: str = "classification") -> tuple[np.ndarray, np.ndarray]:
     """Load a data set from a ``.npz`` file holding the arrays ``X`` and ``y``.
 
     ``X``: numeric, finite, shape (n, d) with n, d >= 1; ``y``: shape (n,),
     integers (or integral floats) or strings. Nothing is unpickled. Returns
-    ``X`` float64 (n, d) and ``y`` (n,), int64 when integral, else strings.
+    ``X`` float64 (n, d) and ``y`` (n,), int64 when integral, else strings;
+    with ``task="regression"``, y is float64 targets.
     """
+    _check_task(task)
     name = os.fspath(path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -401,7 +385,7 @@ def load_npz(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
             NotImplementedError,
         ) as error:
             raise ValueError(f"{name}: damaged array X or y ({error})") from error
-    return _validate_xy(X, y, name)
+    return _validate_xy(X, y, name, task=task)
 
 
 def _check_npz_members(name: str, archive: Any) -> None:
@@ -459,14 +443,18 @@ def _parse_features(rows: list[list[str]], columns: list[str], source: str) -> n
     raise ValueError(f"{source}: {numpy_error}")
 
 
-def load_csv(path: PathLike, label: str = "label") -> tuple[np.ndarray, np.ndarray]:
+def load_csv(
+    path: PathLike, label: str = "label", task: str = "classification"
+) -> tuple[np.ndarray, np.ndarray]:
     """Load a data set from a CSV file with a header row and one label column.
 
     The column named ``label`` holds the class labels (ints or strings); every
     other column is a numeric feature. Rows are counted from 0 after the
     header in error messages. Returns ``X`` float64 (n, d) and ``y`` (n,),
-    int64 when the labels are integers, else strings.
+    int64 when the labels are integers, else strings; with ``task="regression"``
+    the column holds numeric targets and ``y`` is float64.
     """
+    _check_task(task)
     name = os.fspath(path)
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -494,7 +482,7 @@ def load_csv(path: PathLike, label: str = "label") -> tuple[np.ndarray, np.ndarr
     if "" in labels:
         raise ValueError(f"{name}: row {labels.index('')}, column {label!r}: empty label")
     X = _parse_features([row[:label_at] + row[label_at + 1 :] for row in body], columns, name)
-    return _validate_xy(X, _parse_labels(labels), name, columns)
+    return _validate_xy(X, _parse_labels(labels), name, columns, task)
 
 
 # ---------------------------------------------------------------- one spec for the command line
@@ -502,7 +490,9 @@ def load_csv(path: PathLike, label: str = "label") -> tuple[np.ndarray, np.ndarr
 _SPEC_FORMS = "'digits', 'moons', 'mnist:DIR', or a path ending in .npz or .csv"
 
 
-def load(spec: PathLike, label: str = "label") -> dict[str, np.ndarray]:
+def load(
+    spec: PathLike, label: str = "label", task: str = "classification"
+) -> dict[str, np.ndarray]:
     """Load the data set a command-line spec names.
 
     ``spec``: ``"digits"`` (embedded), ``"moons"`` (200 points, noise 0.1,
@@ -522,9 +512,9 @@ def load(spec: PathLike, label: str = "label") -> dict[str, np.ndarray]:
         X, y, X_test, y_test = load_mnist_dir(text[len("mnist:") :])
         return {"X": X, "y": y, "X_test": X_test, "y_test": y_test}
     elif text.lower().endswith(".npz"):
-        X, y = load_npz(text)
+        X, y = load_npz(text, task=task)
     elif text.lower().endswith(".csv"):
-        X, y = load_csv(text, label=label)
+        X, y = load_csv(text, label=label, task=task)
     else:
         raise ValueError(f"spec: unknown data set {text!r}; expected {_SPEC_FORMS}")
     return {"X": X, "y": y}
