@@ -557,3 +557,126 @@ def test_training_on_k_ranks_equals_one_process(ranks, tmp_path):
             assert err < 1e-10, f"{solver}: array {i} differs by {err:.2e}"
         np.testing.assert_allclose(got["loss"], alone.history["train_loss"], rtol=1e-10)
         np.testing.assert_array_equal(got["error"], alone.history["train_error"])
+
+
+# ----------------------------------------------------------------------------- the estimators
+
+
+def _job(ranks: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    script = Path(__file__).parent / "mpi" / "estimator_fit.py"
+    return subprocess.run(
+        [_mpiexec(), "-n", str(ranks), sys.executable, str(script), *args],
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _problem():
+    sys.path.insert(0, str(Path(__file__).parent / "mpi"))
+    try:
+        import estimator_problem
+    finally:
+        sys.path.pop(0)
+    return estimator_problem
+
+
+def _max_rel(a, b) -> float:
+    return max(
+        float(np.linalg.norm(np.asarray(p) - np.asarray(q)) / np.linalg.norm(np.asarray(q)))
+        for (W, c), (Wr, cr) in zip(a.params_, b.params_, strict=True)
+        for p, q in ((W, Wr), (c, cr))
+    )
+
+
+def test_estimators_on_two_ranks_equal_one_process_and_only_rank_0_writes(tmp_path):
+    done = _job(2, "fit", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    problem = _problem()
+    X, y, Y = problem.data()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = problem.classifier().fit(X, y)
+        reg = problem.regressor().fit(X, Y)
+    got_clf = xpnet.MLPClassifier.load(tmp_path / "classifier.npz", backend="numpy")
+    got_reg = xpnet.MLPRegressor.load(tmp_path / "regressor.npz", backend="numpy")
+    assert _max_rel(got_clf, clf) < 1e-10  # early stopping's validation split included
+    assert _max_rel(got_reg, reg) < 1e-10
+    assert (tmp_path / "rank0.npz").exists() and not (tmp_path / "rank1.npz").exists()
+
+
+def test_a_failing_rank_ends_the_job_and_the_run_resumes_on_another_rank_count(tmp_path):
+    ckpt = tmp_path / "run.npz"
+    started = time.monotonic()
+    done = _job(3, "fail", str(ckpt), "1")
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0 and "rank 1 fails in epoch 2" in done.stderr
+    assert elapsed < 60
+    state, _, _ = xpnet.io.load_checkpoint(ckpt)  # intact: epoch 1 or 2
+    assert state.epoch in (1, 2)
+    assert not list(tmp_path.glob(".*.tmp"))
+    done = _job(2, "resume", str(ckpt), str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    problem = _problem()
+    X, y, _ = problem.data()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = problem.classifier().fit(X, y)
+    resumed = xpnet.MLPClassifier.load(tmp_path / "resumed.npz", backend="numpy")
+    assert _max_rel(resumed, alone) < 1e-10
+
+
+def test_the_command_on_two_ranks_writes_the_model_of_one_process(tmp_path):
+    exe = _mpiexec()
+    xpnet_cmd = [
+        sys.executable,
+        "-m",
+        "xpnet",
+        "train",
+        "--data",
+        "digits",
+        "--solver",
+        "sgd",
+        "--batch-size",
+        "64",
+        "--dtype",
+        "float64",
+        "--seed",
+        "0",
+        "--epochs",
+        "3",
+        "--quiet",
+    ]
+    two = subprocess.run(
+        [exe, "-n", "2", *xpnet_cmd, "--distributed", "mpi", "--out", str(tmp_path / "D2")],
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    one = subprocess.run(
+        [*xpnet_cmd, "--out", str(tmp_path / "D1")],
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    a = xpnet.MLPClassifier.load(tmp_path / "D2" / "model.npz", backend="numpy")
+    b = xpnet.MLPClassifier.load(tmp_path / "D1" / "model.npz", backend="numpy")
+    assert _max_rel(a, b) < 1e-10
+    refused = subprocess.run(
+        [exe, "-n", "2", *xpnet_cmd, "--out", str(tmp_path / "D3")],
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and "--distributed mpi" in refused.stderr
+    assert not (tmp_path / "D3" / "model.npz").exists()

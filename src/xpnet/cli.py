@@ -64,6 +64,7 @@ _OPTION_OF = {
     "l2": "--l2",
     "dtype": "--dtype",
     "compile": "--compile",
+    "distributed": "--distributed",
     "random_state": "--seed",
     "backend": "--backend",
 }
@@ -324,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("float32", "float64"),
         default="float32",
         help="floating point type (float64 on JAX needs JAX_ENABLE_X64=1)",
+    )
+    where.add_argument(
+        "--distributed",
+        choices=("mpi",),
+        default=None,
+        help="data-parallel training over the ranks of mpiexec or srun (the mpi extra); "
+        "--batch-size is the global minibatch; only rank 0 prints and writes files",
     )
     where.add_argument(
         "--compile",
@@ -595,6 +603,7 @@ def _estimator(args: argparse.Namespace) -> Any:
         backend=args.backend,
         dtype=args.dtype,
         compile=args.compile,
+        distributed=args.distributed,
         random_state=args.seed,
     )
     try:
@@ -706,8 +715,16 @@ def _resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import distributed
     from .train import DivergenceError
 
+    try:
+        distributed.refuse_unrequested_launch(args.distributed)
+        root = distributed.get_communicator(args.distributed).is_root
+    except ValueError as e:
+        raise CommandError(str(e)) from e
+    if not root:  # one rank speaks and writes: the others train in silence
+        args.quiet = True
     out = Path(args.out)
     clf = _estimator(args)
     backend = _resolve(args.backend)
@@ -738,8 +755,9 @@ def _train(args: argparse.Namespace) -> int:
         f"{X.shape[1]} features, {what}; {data['scaling']}",
     )
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        if root:
+            out.mkdir(parents=True, exist_ok=True)
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _for_option("--out", e) from e
     if start_epoch:
@@ -805,6 +823,8 @@ def _train(args: argparse.Namespace) -> int:
             f"error: train {100 * train_error:.2f}%  validation {validation}  "
             f"test {100 * test_error:.2f}%",
         )
+    if not root:
+        return EXIT_OK
     written = _write_run(args, clf, out, data)
     _say(args, f"wrote {', '.join(str(p) for p in written)}")
     return EXIT_OK

@@ -27,6 +27,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from .. import distributed as _distributed
 from .. import io as _io
 from .. import optim
 from .._version import __version__
@@ -116,6 +117,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "compile": [StrOptions(tuple(COMPILE_MODES))],
     "allow_tf32": [Boolean()],
     "on_divergence": [StrOptions(("raise", "halve_lr"))],
+    "distributed": [Options(frozenset({None})), StrOptions(("mpi",))],
 }
 
 #: Settings a resumed run must share with its checkpoint (they decide the rest of the run).
@@ -201,6 +203,10 @@ class BaseMLP:
             ``"jit"`` (jax.jit on JAX, torch.compile on PyTorch).
         allow_tf32: TF32 tensor-core matmuls on CUDA (faster, less exact).
         on_divergence: ``"raise"`` (``DivergenceError``) or ``"halve_lr"``.
+        distributed: None (one process) or ``"mpi"``: data-parallel training
+            over the ranks of ``mpiexec`` / ``srun`` (every rank makes the same
+            call with the same data; ``batch_size`` is the global minibatch;
+            only rank 0 writes files). Without a launcher, one rank.
 
     Attributes after fit: ``params_`` (the one source of truth: ``[(W, b), ...]``
     with W of shape (out, in), on the backend; assigning it, or ``coefs_`` /
@@ -250,6 +256,7 @@ class BaseMLP:
         compile: str = "auto",
         allow_tf32: bool = False,
         on_divergence: str = "raise",
+        distributed: str | None = None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -280,6 +287,7 @@ class BaseMLP:
         self.compile = compile
         self.allow_tf32 = allow_tf32
         self.on_divergence = on_divergence
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ scikit-learn's protocol
 
@@ -348,6 +356,7 @@ class BaseMLP:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_backend_obj", None)  # holds a module, which pickle refuses
+        state.pop("_comm", None)  # an MPI communicator belongs to its process
         if not isinstance(self.backend, str):  # a module (or an array): pickle its spec
             state["backend"] = getattr(self, "backend_", None) or get_backend(self.backend).name
         if state.get("params_") is not None:  # device arrays: as NumPy, moved back on load
@@ -504,7 +513,12 @@ class BaseMLP:
         """
         self._check_params()
         _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch)
+        comm = self._communicator()
         b = self._resolve_backend()
+        if comm.size > 1 and b.is_gpu and isinstance(self.backend, str):
+            # each rank on a node takes its own GPU (not verified here: no GPU cluster)
+            spec = {"cupy": "cupy", "torch": "torch:cuda", "jax": "jax:gpu"}[b.library]
+            b = get_backend(_distributed.device_for_local_rank(spec, comm.local_rank))
         names = feature_names(X)
         X = check_X(X, float32=self.dtype == "float32")
         n, d = int(X.shape[0]), int(X.shape[1])
@@ -513,9 +527,9 @@ class BaseMLP:
         weights = check_sample_weight(sample_weight, n)
         sizes = (d, *self._hidden_sizes(), self._n_outputs())
         ckpt = None
-        if checkpoint is not None and resume and Path(checkpoint).exists():
-            ckpt = self._read_checkpoint(checkpoint, sizes, n)
-            warm = False
+        if checkpoint is not None and resume:
+            ckpt = self._read_checkpoint_on_root(comm, checkpoint, sizes, n)
+            warm = warm and ckpt is None
         if warm and tuple(layer_sizes(self.params_)) != sizes:
             raise ValueError(
                 f"warm_start: the model has layer sizes {list(layer_sizes(self.params_))}, "
@@ -532,8 +546,10 @@ class BaseMLP:
         # a warm start continues the shuffling sequence instead of replaying it
         rng = previous_rng if warm and previous_rng is not None else host_rng(seed)
         self._seed, self._rng = seed, rng
-        if self.verbose:
+        if self.verbose and comm.is_root:
             print(f"xpnet: training on {b.describe()}" + (f" [{b.note}]" if b.note else ""))
+            if comm.size > 1:
+                print(f"xpnet: data-parallel over {comm.describe()}")
 
         # the validation split is drawn first from the seed, so a resumed run redraws it
         train_rows = val_rows = None
@@ -588,7 +604,8 @@ class BaseMLP:
             path = Path(checkpoint)
 
             def on_checkpoint(st: TrainState) -> None:
-                self._write_checkpoint(path, st, seed, sizes, n, run_start, t_start)
+                if comm.is_root:  # one writer
+                    self._write_checkpoint(path, st, seed, sizes, n, run_start, t_start)
                 self._checkpoint_epoch = st.epoch  # only once the file is in place
 
         self._checkpoint_epoch = None if ckpt is None else state.epoch
@@ -786,9 +803,13 @@ class BaseMLP:
             has_weights=train_data.w is not None,
         )
         callbacks = Callbacks(callbacks.on_batch, on_epoch, callbacks.on_checkpoint)
+        comm = self._communicator()
         try:
             # overflow is detected once per epoch and handled: NumPy's warnings would be noise
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            with (
+                np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+                _distributed.abort_on_error(comm),
+            ):
                 train(
                     state,
                     train_data,
@@ -799,6 +820,7 @@ class BaseMLP:
                     validation=validation,
                     eval_sets=evals,
                     callbacks=callbacks,
+                    comm=comm if comm.size > 1 else None,
                 )
         except DivergenceError as e:
             self._adopt_state(e.state or state)
@@ -1064,8 +1086,15 @@ class BaseMLP:
         return {}
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted model to ``path`` (``.npz`` of plain arrays + JSON, atomic)."""
+        """Write the fitted model to ``path`` (``.npz`` of plain arrays + JSON, atomic).
+
+        In a data-parallel run (``distributed="mpi"``) only rank 0 writes; the
+        other ranks return the path and write nothing.
+        """
         self._check_fitted()
+        comm = getattr(self, "_comm", None)
+        if comm is not None and not comm.is_root:
+            return Path(path)
         meta = {
             "format": _io.MODEL_FORMAT,
             "format_version": _io.FORMAT_VERSION,
@@ -1138,6 +1167,37 @@ class BaseMLP:
 
     def _check_checkpoint_classes(self, path: Any, stored: Any) -> None:
         """A subclass checks the labels the checkpoint holds."""
+
+    def _communicator(self) -> Any:
+        """The job's communicator (one process unless ``distributed="mpi"``), set up once.
+
+        Refuses several processes started by a launcher without
+        ``distributed="mpi"``; with several ranks, limits each rank's threads.
+        """
+        _distributed.refuse_unrequested_launch(self.distributed)
+        comm = _distributed.get_communicator(self.distributed)
+        if comm.size > 1 and getattr(self, "_comm", None) is not comm:
+            _distributed.limit_threads(comm, verbose=bool(self.verbose) and comm.is_root)
+        self._comm = comm
+        return comm
+
+    def _read_checkpoint_on_root(self, comm: Any, path: Any, sizes: tuple, n: int) -> Any:
+        """Rank 0 reads (and checks) the checkpoint and sends it to every rank; None if absent."""
+        if comm.size == 1:
+            return self._read_checkpoint(path, sizes, n) if Path(path).exists() else None
+        payload: Any = None
+        if comm.is_root:
+            try:
+                payload = (
+                    "ok",
+                    self._read_checkpoint(path, sizes, n) if Path(path).exists() else None,
+                )
+            except ValueError as e:
+                payload = ("error", str(e))
+        kind, value = comm.broadcast(payload)
+        if kind == "error":
+            raise ValueError(value)
+        return value
 
     def _read_checkpoint(self, path: Any, sizes: tuple, n_samples: int) -> dict:
         state, meta, stored_classes = _io.load_checkpoint(path)
