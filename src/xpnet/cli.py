@@ -1216,7 +1216,20 @@ def _info(args: argparse.Namespace) -> int:
         print(f"\nauto -> {auto.name}" + (f"  [{auto.note}]" if auto.note else ""))
     except (ValueError, BackendUnavailableError) as e:
         print(f"\nauto -> error: {e}")
+    print(f"MPI         {_mpi_summary()}")
     return EXIT_OK
+
+
+def _mpi_summary() -> str:
+    """The MPI library, this job's ranks and how the allreduce stages buffers, or why none."""
+    from . import distributed
+    from .backend import BackendUnavailableError
+
+    try:
+        comm = distributed.get_communicator("mpi")
+    except (ValueError, BackendUnavailableError) as e:
+        return f"unavailable: {e}"
+    return comm.describe()
 
 
 def _gpu_memory(backend: Any) -> str:
