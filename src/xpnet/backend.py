@@ -777,6 +777,11 @@ def host_rng(seed: Any = None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def host_arange(n: int) -> np.ndarray:
+    """0, 1, ..., n - 1 as a host int64 array (an unshuffled order of rows)."""
+    return np.arange(n, dtype=np.int64)
+
+
 def backend_of(xp: Any, device: Any = None) -> Backend:
     """The ``Backend`` for a namespace and a device (None: the namespace's default)."""
     name = getattr(xp, "__name__", "")

@@ -29,8 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from .backend import host_arange
 from .optim import current_learning_rate, scale_learning_rate
 from .step import Step, StepSpec
 
@@ -119,7 +118,7 @@ class EpochData:
     w: Array | None = None
     on_host: bool = False
     dtype: Any = None
-    w_host: np.ndarray | None = None
+    w_host: Any = None
     ss_tot: float | None = None
 
     @property
@@ -261,7 +260,7 @@ def train(
     step: Step,
     *,
     backend: Any,
-    rng: np.random.Generator,
+    rng: Any,
     validation: EpochData | None = None,
     eval_sets: Mapping[str, EpochData] | None = None,
     callbacks: Callbacks | None = None,
@@ -404,17 +403,15 @@ def _nonfinite_probe(params: Any, xp: Any) -> Any:
     return probe
 
 
-def _batch_scales(data: EpochData, order: np.ndarray | None, batch: int) -> np.ndarray:
-    """1 / (total weight) of each global minibatch, computed on the host (float64)."""
+def _batch_scales(data: EpochData, order: Any, batch: int) -> list[float]:
+    """1 / (total weight) of each global minibatch, computed on the host (0 for a weightless one)."""
     n = data.n
-    starts = np.arange(0, n, batch)
+    starts = range(0, n, batch)
     if data.w_host is None:
-        sizes = np.minimum(starts + batch, n) - starts
-        return 1.0 / sizes
+        return [1.0 / (min(start + batch, n) - start) for start in starts]
     weights = data.w_host if order is None else data.w_host[order]
-    totals = np.add.reduceat(weights.astype(np.float64), starts)
-    with np.errstate(divide="ignore"):
-        return np.where(totals > 0, 1.0 / np.where(totals > 0, totals, 1.0), 0.0)
+    totals = [float(weights[start : start + batch].sum(dtype="float64")) for start in starts]
+    return [1.0 / total if total > 0 else 0.0 for total in totals]
 
 
 def _run_epoch(step, params, opt_state, data, config, rng, backend, on_batch, comm):
@@ -471,7 +468,7 @@ def _run_epoch_compiled(step, params, opt_state, data, order, scales, batch, bac
     n_full = n // batch
     n_batches = math.ceil(n / batch)
     if order is None:
-        order = np.arange(n)
+        order = host_arange(n)
     loss_sum: Any = 0.0
     metric_sum: Any = 0.0
     if n_full:
@@ -494,7 +491,7 @@ def _run_epoch_compiled(step, params, opt_state, data, order, scales, batch, bac
     return params, opt_state, loss_sum, metric_sum
 
 
-def _local_share(order: np.ndarray | None, start: int, stop: int, rank: int, size: int) -> Any:
+def _local_share(order: Any, start: int, stop: int, rank: int, size: int) -> Any:
     """This process's contiguous share of the global minibatch rows [start, stop)."""
     count = stop - start
     lo = start + (count * rank) // size
