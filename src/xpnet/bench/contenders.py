@@ -129,6 +129,7 @@ def _estimator_run(
             hidden_layer_sizes=wl.hidden,
             activation="relu",
             solver="sgd",
+            alpha=0.0,  # the same objective as every peer: no penalty
             learning_rate_init=LEARNING_RATE,
             momentum=0.0,
             batch_size=wl.batch,
