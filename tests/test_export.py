@@ -89,3 +89,24 @@ def test_the_command_exports_a_model_file(tmp_path):
     out = _run(tmp_path / "m.onnx", X[:20])
     np.testing.assert_allclose(out["probabilities"], clf.predict_proba(X[:20]), atol=1e-5, rtol=0)
     assert main(["export", "--model", str(tmp_path / "missing.npz"), "--onnx", "x.onnx"]) != 0
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_exported_regressor_agrees_with_predict(activation, tmp_path):
+    X, _ = _digits()
+    Y = np.stack([X[:, :32].mean(axis=1), X[:, 32:].max(axis=1)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = xpnet.MLPRegressor(
+            hidden_layer_sizes=(9,),
+            activation=activation,
+            max_iter=5,
+            random_state=0,
+            backend="numpy",
+        ).fit(X[:400], Y[:400])
+    reg.save(tmp_path / "reg.npz")
+    for source in (reg, tmp_path / "reg.npz"):
+        out = _run(xpnet.export.to_onnx(source, tmp_path / "reg.onnx"), X[400:600])
+        np.testing.assert_allclose(out["prediction"], reg.predict(X[400:600]), rtol=0, atol=1e-5)
+    model = onnx.load(str(tmp_path / "reg.onnx"))
+    assert {p.key: p.value for p in model.metadata_props}["xpnet.kind"] == "regressor"

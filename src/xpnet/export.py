@@ -44,9 +44,12 @@ def _ndonnx():
 def _load(model: Any) -> Any:
     """A fitted estimator from ``model`` (an estimator, or the path of a model file)."""
     if isinstance(model, (str, os.PathLike)):
-        from .estimator import MLPClassifier
+        from . import io as _io
+        from .estimators import MLPClassifier, MLPRegressor
 
-        return MLPClassifier.load(model, backend="numpy")
+        meta, _ = _io.read_archive(model, _io.MODEL_FORMAT)
+        kind = MLPRegressor if meta.get("estimator") == "MLPRegressor" else MLPClassifier
+        return kind.load(model, backend="numpy")
     if getattr(model, "params_", None) is None:
         raise ValueError(
             "model: expected a fitted xpnet estimator or the path of a model file; "
