@@ -150,7 +150,8 @@ def check_params(estimator: BaseMLP) -> None:
     """Check every constructor argument of ``estimator`` (what ``fit`` does first).
 
     Raises:
-        TypeError / ValueError: naming the argument, what it accepts and what it got.
+        TypeError: a value of the wrong type, naming the argument and what it accepts.
+        ValueError: a value out of range, naming the argument, what it accepts and what it got.
     """
     estimator._check_params()
 
@@ -508,7 +509,8 @@ class BaseMLP:
             self.
 
         Raises:
-            ValueError / TypeError: bad arguments or data (the message names which).
+            ValueError: bad arguments or data (the message names which).
+            TypeError: arguments or data of the wrong type.
             DivergenceError: the loss became NaN or inf; the last good parameters are kept.
         """
         self._check_params()
