@@ -802,3 +802,105 @@ def backend_of(xp: Any, device: Any = None) -> Backend:
             return _torch_backend("cuda", dev.index or 0)
         return _torch_backend("cpu", None)
     return _from_array(xp.asarray(0.0, device=device) if device is not None else xp.asarray(0.0))
+
+
+# ----------------------------------------------------------------------------- data larger than memory
+
+#: Rows read from a memory-mapped X between two releases of its resident pages.
+RELEASE_EVERY_ROWS = 1 << 15
+
+
+def is_dask_array(x: Any) -> bool:
+    """True for a dask array (without importing dask)."""
+    return "dask" in sys.modules and array_api_compat.is_dask_array(x)
+
+
+def is_out_of_core(x: Any) -> bool:
+    """True for data that stays on disk: a memory-mapped array, or rows of one."""
+    return isinstance(x, (np.memmap, HostRows))
+
+
+class HostRows:
+    """Selected rows of a host array, read only when indexed.
+
+    ``HostRows(X, rows)[key]`` is ``X[rows[key]]``: a validation split of a
+    memory-mapped ``X`` reads its rows a minibatch at a time instead of
+    copying them all.
+    """
+
+    def __init__(self, base: Any, rows: Any) -> None:
+        self.base = base
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.shape = (int(self.rows.shape[0]), *tuple(base.shape[1:]))
+        self.dtype = base.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.base[self.rows[key]])
+
+
+def release_host_pages(x: Any) -> None:
+    """Let the OS drop the pages of a read-only memory map that this process holds.
+
+    Reading a memory-mapped file leaves its pages resident in the process; after
+    this call they count against the page cache only, so the resident memory of a
+    pass over a file larger than memory stays bounded. Does nothing for other data.
+    """
+    base = x.base if isinstance(x, HostRows) else x
+    if not isinstance(base, np.memmap) or base.mode != "r":
+        return
+    mapped = getattr(base, "_mmap", None)
+    advise = getattr(mapped, "madvise", None)
+    import mmap
+
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if advise is not None and dontneed is not None:
+        try:
+            advise(dontneed)
+        except (OSError, ValueError):  # a closed map, or a platform that refuses: harmless
+            pass
+
+
+def spool_dask(X: Any, name: str = "X") -> np.memmap:
+    """A dask array written once, block row by block row, to a temporary memory map.
+
+    Each block of ``X`` is computed exactly once; training then reads the map a
+    minibatch at a time, every epoch, without computing the graph again. The
+    temporary file is unlinked at once (POSIX keeps it while mapped), so nothing
+    is left behind, even after a crash; it needs ``X.nbytes`` of free space in the
+    temporary directory (``TMPDIR``).
+    """
+    import math
+    import tempfile
+
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name}: expected a 2-D dask array (n_samples, n_features), got {shape}")
+    band_rows = X.chunks[0]
+    if any(not isinstance(c, int) and (c is None or math.isnan(c)) for c in band_rows):
+        raise ValueError(
+            f"{name}: the dask array's chunk sizes are unknown; call X.compute_chunk_sizes() first"
+        )
+    dtype = np.dtype(X.dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numeric data, got a dask array of dtype {dtype}")
+    handle, path = tempfile.mkstemp(prefix="xpnet-", suffix=".npy")
+    os.close(handle)
+    try:
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        start = 0
+        for rows in band_rows:
+            stop = start + int(rows)
+            out[start:stop] = np.asarray(X[start:stop].compute())
+            start = stop
+        out.flush()
+        del out
+        spooled = np.load(path, mmap_mode="r")
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:  # Windows keeps a mapped file: it goes with the temporary directory
+            pass
+    return spooled

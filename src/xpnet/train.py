@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import host_arange
+from .backend import RELEASE_EVERY_ROWS, host_arange, release_host_pages
 from .optim import current_learning_rate, scale_learning_rate
 from .step import Step, StepSpec
 
@@ -236,6 +236,8 @@ def evaluate(
     metric_sum: Any = 0.0
     for start in range(0, n, chunk):
         Xb, yb, _ = _take_rows(data, slice(start, min(start + chunk, n)), backend, xp)
+        if data.on_host and (start // chunk) % max(1, RELEASE_EVERY_ROWS // chunk) == 0:
+            release_host_pages(data.X)  # a memory-mapped X does not stay resident
         chunk_loss, chunk_metric = run(params, Xb, yb)
         loss_sum, metric_sum = loss_sum + chunk_loss, metric_sum + chunk_metric
     return loss_sum * spec.loss.report_scale / n, metric_sum
@@ -449,6 +451,8 @@ def _run_epoch(step, params, opt_state, data, config, rng, backend, on_batch, co
             params, opt_state, loss, metric_b = step.step(
                 params, opt_state, Xb, yb, wb, float(scales[b])
             )
+        if data.on_host and (b + 1) % max(1, RELEASE_EVERY_ROWS // batch) == 0:
+            release_host_pages(data.X)  # a memory-mapped X does not stay resident
         losses.append(loss)
         metrics.append(metric_b)
         pending_rows += stop - start

@@ -265,7 +265,20 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _all_finite_host(X: np.ndarray, rows: int = 8192) -> bool:
     """True when no element of X is NaN or inf; checked in blocks of rows."""
-    return all(bool(np.isfinite(X[i : i + rows]).all()) for i in range(0, X.shape[0], rows))
+    from .backend import release_host_pages
+
+    finite = all(bool(np.isfinite(X[i : i + rows]).all()) for i in range(0, X.shape[0], rows))
+    release_host_pages(X)  # a memory-mapped X read once does not stay resident
+    return finite
+
+
+def _max_abs_host(X: np.ndarray, rows: int = 8192) -> float:
+    """max |X|, in blocks of rows (a memory-mapped X is never loaded whole)."""
+    from .backend import release_host_pages
+
+    biggest = max(float(np.max(np.abs(X[i : i + rows]))) for i in range(0, X.shape[0], rows))
+    release_host_pages(X)
+    return biggest
 
 
 def _detach(X: Any) -> Any:
@@ -364,7 +377,7 @@ def _check_float32_range(X: Any, xp: Any, name: str) -> None:
     if isinstance(X, np.ndarray):
         if X.dtype.kind != "f" or X.dtype.itemsize <= 4:
             return
-        biggest = float(np.max(np.abs(X)))
+        biggest = _max_abs_host(X)
     else:
         if X.dtype != getattr(xp, "float64", None):
             return

@@ -31,7 +31,18 @@ from .. import distributed as _distributed
 from .. import io as _io
 from .. import optim
 from .._version import __version__
-from ..backend import Backend, BackendUnavailableError, get_backend, host_rng, to_numpy
+from ..backend import (
+    Backend,
+    BackendUnavailableError,
+    HostRows,
+    get_backend,
+    host_rng,
+    is_dask_array,
+    is_out_of_core,
+    release_host_pages,
+    spool_dask,
+    to_numpy,
+)
 from ..compile import COMPILE_MODES
 from ..exceptions import convergence_warning, not_fitted_error
 from ..functional import ACTIVATION_NAMES, get_activation
@@ -522,7 +533,7 @@ class BaseMLP:
             spec = {"cupy": "cupy", "torch": "torch:cuda", "jax": "jax:gpu"}[b.library]
             b = get_backend(_distributed.device_for_local_rank(spec, comm.local_rank))
         names = feature_names(X)
-        X = check_X(X, float32=self.dtype == "float32")
+        X = check_X(_host_if_dask(X), float32=self.dtype == "float32")
         n, d = int(X.shape[0]), int(X.shape[1])
         warm = self.warm_start and self.__sklearn_is_fitted__()
         targets, strata = self._fit_targets(y, n, reset=not warm)
@@ -652,7 +663,7 @@ class BaseMLP:
             )
         b = self._resolve_backend()
         names = feature_names(X)
-        X = check_X(X, float32=self.dtype == "float32")
+        X = check_X(_host_if_dask(X), float32=self.dtype == "float32")
         n, d = int(X.shape[0]), int(X.shape[1])
         first = not self.__sklearn_is_fitted__()
         if not first:
@@ -800,7 +811,11 @@ class BaseMLP:
             batch_sizes=(batch, train_data.n % batch or batch),
             hidden_sizes=self._hidden_sizes(),
             n_classes=self._n_outputs(),
-            label_dtype=train_data.y.dtype if classifier else None,
+            label_dtype=(
+                b.asarray(train_data.y[:1]).dtype if train_data.on_host else train_data.y.dtype
+            )
+            if classifier
+            else None,
             dtype=train_data.X.dtype if not train_data.on_host else b.dtype(self.dtype),
             has_weights=train_data.w is not None,
         )
@@ -947,7 +962,11 @@ class BaseMLP:
         return optim.sgd(lr, float(self.momentum), bool(self.nesterovs_momentum))
 
     def _must_stream(self, b: Backend, X: Any, *more: Any) -> bool:
-        """True when the data would not fit in the device's free memory."""
+        """True when the data would not fit in the device's free memory, or stay on disk."""
+        if any(is_out_of_core(A) for A in (X, *more)):
+            if self.verbose:
+                print("xpnet: the data are memory-mapped: streaming minibatches from the file")
+            return True
         free = b.free_memory()
         if free is None:
             return False
@@ -984,10 +1003,14 @@ class BaseMLP:
             ss_tot = float(np.sum((t - t.mean(axis=0)) ** 2))
         t = t.astype(self.dtype) if t.dtype.kind == "f" else t.astype(np.int64)
         if stream:
-            host = to_numpy(X)
-            host = host if rows is None else host[rows]
+            if is_out_of_core(X):  # rows are read from the file a minibatch at a time
+                host = X if rows is None else HostRows(X, rows)
+            else:
+                host = to_numpy(X)
+                host = host if rows is None else host[rows]
+                host = np.ascontiguousarray(host, dtype=self.dtype)
             return EpochData(
-                np.ascontiguousarray(host, dtype=self.dtype),
+                host,
                 t,
                 w=None if w is None else w.astype(self.dtype),
                 on_host=True,
@@ -1004,7 +1027,9 @@ class BaseMLP:
     def _check_eval(self, name: Any, pair: Any, n_features: int) -> tuple[Any, np.ndarray]:
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise TypeError(f"eval_sets[{name!r}]: expected a pair (X, y)")
-        Xe = check_X(pair[0], f"eval_sets[{name!r}] X", float32=self.dtype == "float32")
+        Xe = check_X(
+            _host_if_dask(pair[0]), f"eval_sets[{name!r}] X", float32=self.dtype == "float32"
+        )
         if Xe.shape[1] != n_features:
             raise ValueError(
                 f"eval_sets[{name!r}] X: has {Xe.shape[1]} features, the training data {n_features}"
@@ -1032,7 +1057,7 @@ class BaseMLP:
         self._check_fitted()
         self._check_same_space(X, method)
         check_feature_names(getattr(self, "feature_names_in_", None), X, type(self).__name__)
-        X = check_X(X, float32=self.dtype == "float32")
+        X = check_X(_host_if_dask(X), float32=self.dtype == "float32")
         self._check_features(X)
         b = getattr(self, "_backend_obj", None) or self._resolve_backend()
         params = self._device_params(b)
@@ -1042,6 +1067,7 @@ class BaseMLP:
             chunk = X[start : min(start + _PREDICT_CHUNK, n), ...]
             logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
             outs.append(logits)
+            release_host_pages(X)  # a memory-mapped X does not stay resident
         return outs[0] if len(outs) == 1 else b.xp.concat(outs, axis=0)
 
     def _check_same_space(self, X: Any, method: str) -> None:
@@ -1295,16 +1321,21 @@ def _jsonable_param(value: Any) -> Any:
     return value
 
 
+def _host_if_dask(X: Any) -> Any:
+    """A dask X as a temporary memory map, each block computed once (see spool_dask)."""
+    return spool_dask(X) if is_dask_array(X) else X
+
+
 def _space_of(X: Any) -> tuple[str, str]:
     """(namespace name, device) of an array; NumPy for host data of any kind."""
-    if isinstance(X, np.ndarray) or not array_api_compat.is_array_api_obj(X):
+    if isinstance(X, np.ndarray) or is_dask_array(X) or not array_api_compat.is_array_api_obj(X):
         return ("numpy", "cpu")
     return (array_api_compat.array_namespace(X).__name__, str(array_api_compat.device(X)))
 
 
 def like_input(arr: Any, X: Any) -> Any:
-    """``arr`` in the namespace, and on the device, of the input ``X``."""
-    if isinstance(X, np.ndarray) or not array_api_compat.is_array_api_obj(X):
+    """``arr`` in the namespace, and on the device, of the input ``X`` (NumPy for dask)."""
+    if isinstance(X, np.ndarray) or is_dask_array(X) or not array_api_compat.is_array_api_obj(X):
         return to_numpy(arr)
     return get_backend(X).asarray(arr)
 
