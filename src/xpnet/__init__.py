@@ -7,6 +7,8 @@ derived by hand and checked against finite differences on every backend.
 Importing xpnet imports no optional backend (CuPy, PyTorch) until one is asked for.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import functional, losses, mlp, optim, regularizers
 from . import gradcheck as _gradcheck_module
 from ._version import __version__
@@ -44,8 +46,30 @@ __all__ = [
 
 del _gradcheck_module
 
+if TYPE_CHECKING:
+    # What the lazy ``__getattr__`` below returns, spelled out for type checkers
+    # and IDEs; at run time these load on first use (``import xpnet`` stays light).
+    from . import bench as bench
+    from . import cli as cli
+    from . import compile as compile
+    from . import datasets as datasets
+    from . import distributed as distributed
+    from . import estimator as estimator
+    from . import estimators as estimators
+    from . import exceptions as exceptions
+    from . import export as export
+    from . import io as io
+    from . import plot as plot
+    from . import step as step
+    from . import train as train
+    from . import validation as validation
+    from .estimators import MLPClassifier as MLPClassifier
+    from .estimators import MLPRegressor as MLPRegressor
+    from .exceptions import ConvergenceWarning as ConvergenceWarning
+    from .exceptions import NotFittedError as NotFittedError
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> Any:
     # the estimator (and what it pulls in) loads on first use
     if name in ("MLPClassifier", "MLPRegressor"):
         from . import estimators

@@ -531,7 +531,7 @@ def _auto() -> Backend:
             b,
             "auto: no NVIDIA driver on this machine (CuPy, PyTorch and JAX not probed); using numpy",
         )
-    reasons = []
+    reasons: list[str] = []
     probes = (
         lambda: _cupy_backend(None),
         lambda: _torch_backend("cuda", None),

@@ -739,6 +739,29 @@ def abort_on_error(comm: Communicator) -> Iterator[Communicator]:
         raise
 
 
+class _AbortHook:
+    """``sys.excepthook`` of :func:`install_abort_on_error`: the previous hook, then abort."""
+
+    def __init__(self, comm: Communicator, previous: Any) -> None:
+        self.comm = comm
+        self.previous = previous
+
+    def __call__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        comm, previous = self.comm, self.previous
+        code = _abort_code(exc) if isinstance(exc, BaseException) else 1
+        if code is None:
+            return previous(exc_type, exc, tb)
+        try:
+            previous(exc_type, exc, tb)
+            print(
+                f"xpnet.distributed: rank {comm.rank} of {comm.size} ended with an uncaught "
+                f"{exc_type.__name__}; ending the whole job (abort, exit status {code})",
+                file=sys.stderr,
+            )
+        finally:
+            comm.abort(code)
+
+
 def install_abort_on_error(comm: Communicator) -> Any:
     """Make an uncaught exception on any rank end the whole job (``sys.excepthook``).
 
@@ -755,24 +778,9 @@ def install_abort_on_error(comm: Communicator) -> Any:
         The hook that was in place before; ``sys.excepthook = previous`` undoes this.
     """
     previous = sys.excepthook
-    if comm.size <= 1 or getattr(previous, "_xpnet_abort_comm", None) is comm:
+    if comm.size <= 1 or (isinstance(previous, _AbortHook) and previous.comm is comm):
         return previous
-
-    def hook(exc_type, exc, tb):
-        code = _abort_code(exc) if isinstance(exc, BaseException) else 1
-        if code is None:
-            return previous(exc_type, exc, tb)
-        try:
-            previous(exc_type, exc, tb)
-            print(
-                f"xpnet.distributed: rank {comm.rank} of {comm.size} ended with an uncaught "
-                f"{exc_type.__name__}; ending the whole job (abort, exit status {code})",
-                file=sys.stderr,
-            )
-        finally:
-            comm.abort(code)
-
-    hook._xpnet_abort_comm = comm  # type: ignore[attr-defined]
+    hook = _AbortHook(comm, previous)
     sys.excepthook = hook
     return previous
 

@@ -64,7 +64,9 @@ def _sklearn_class(name: str, import_it: bool) -> type | None:
     module = sys.modules.get("sklearn.exceptions")
     if module is None and import_it:
         try:
-            import sklearn.exceptions as module
+            import sklearn.exceptions
+
+            module = sklearn.exceptions
         except ImportError:
             return None
     return getattr(module, name, None)

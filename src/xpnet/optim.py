@@ -348,7 +348,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
         grads = _materialize(leaves, factor)
         t = count + 1
         mus, nus, out = [], [], []
-        xp = _namespace(grads[0]) if grads else None
+        xp: Any = _namespace(grads[0]) if grads else None
         for g, m, v in zip(grads, state.mu, state.nu, strict=True):
             m = b1 * m + (1.0 - b1) * g
             v = b2 * v + (1.0 - b2) * (g * g)

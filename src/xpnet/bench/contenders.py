@@ -108,7 +108,7 @@ class Contender:
     library: str
     gpu: bool = False
     sync: Callable[[], None] | None = None
-    imports: Callable[[], None] = lambda: None
+    imports: Callable[[], object] = lambda: None
     device_peak: Callable[[], int | None] | None = None
     about: Callable[[], str] = lambda: ""
     steps: int | None = None
@@ -223,6 +223,7 @@ def _xpnet_variant(variant: str, tf32: bool) -> Contender:
         BackendUnavailableError: the library is not importable.
     """
     library, mode = XPNET_VARIANTS[variant]
+    b: _backend.Backend | None
     if library == "jax":
         try:
             import jax

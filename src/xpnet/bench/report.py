@@ -143,10 +143,10 @@ def gemm_floor_lines(
     fractions: dict[str, float] = {}
     lines.append("achieved fraction of that matmul rate (floor / s per epoch):")
     for r in rows:
-        rate = rates.get(r.library)
-        if rate is None:
+        lib_rate = rates.get(r.library)
+        if lib_rate is None:
             continue
-        fractions[r.name] = (flops / rate) / r.per_epoch
+        fractions[r.name] = (flops / lib_rate) / r.per_epoch
         note = ""
         if fractions[r.name] > 1:  # faster than its matmuls alone: the rate came out too low
             note = f"  (above 100 %: the {r.library} rate was measured too low, on a busy machine?)"

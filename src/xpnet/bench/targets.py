@@ -91,8 +91,9 @@ class TargetSpec:
     extra_mb: float | None = None
 
     @property
-    def limit(self) -> float:
-        return self.max if self.max is not None else self.min  # type: ignore[return-value]
+    def limit(self) -> float | None:
+        """The bound: ``max`` or ``min``, None for a kind that takes neither."""
+        return self.max if self.max is not None else self.min
 
     @property
     def higher_is_better(self) -> bool:
@@ -224,7 +225,7 @@ def _parse_one(entry: Any, where: str) -> TargetSpec:
                 f"{where}: {key} must be {' or '.join(repr(a) for a in allowed)}, "
                 f"got {entry[key]!r}"
             )
-    values = {
+    values: dict[str, Any] = {
         k: (float(v) if k in ("max", "min", "data_factor", "extra_mb") else v)
         for k, v in entry.items()
     }
@@ -371,16 +372,19 @@ def _ratio_target(spec: TargetSpec, rows: Sequence[Row], wl: Workload, gpu_seen:
         f"{wl.name}{where}: {_side_label(spec.numerator or '', num)} / "
         f"{_side_label(spec.denominator or '', den)}"
     )
-    measured = num is not None and den is not None
+    ratio = fastest = None
+    if num is not None and den is not None and num_fast is not None and den_fast is not None:
+        ratio = num.per_epoch / den.per_epoch
+        fastest = num_fast.fastest / den_fast.fastest
     return Target(
         what,
-        num.per_epoch / den.per_epoch if measured else None,
-        spec.limit,
+        ratio,
+        _bound(spec),
         higher_is_better=spec.higher_is_better,
         why_missing=_not_run(
             spec, gpu_seen, [(spec.numerator or "", num), (spec.denominator or "", den)]
         ),
-        fastest=num_fast.fastest / den_fast.fastest if measured else None,  # type: ignore[union-attr]
+        fastest=fastest,
         why=spec.why,
     )
 
@@ -405,12 +409,20 @@ def _fraction_target(
         f"{wl.name}{where}: {_side_label(pattern, row)}, "
         "fraction of the measured float32 matmul rate",
         value,
-        spec.limit,
+        _bound(spec),
         higher_is_better=spec.higher_is_better,
         unit="%",
         why_missing=why_missing,
         why=spec.why,
     )
+
+
+def _bound(spec: TargetSpec) -> float:
+    """``spec.limit`` of a kind that has a bound (the reader requires ``max`` or ``min`` there)."""
+    limit = spec.limit
+    if limit is None:
+        raise TargetsError(f"a {spec.kind!r} target needs a max or a min; give one")
+    return limit
 
 
 def _memory_target(spec: TargetSpec, rows: Sequence[Row], wl: Workload) -> Target | None:
@@ -435,7 +447,7 @@ def _startup_target(spec: TargetSpec, st: dict) -> Target:
             f"start-up: 'import xpnet' / 'import numpy', whole process "
             f"({st['xpnet']:.3f} s / {st['numpy']:.3f} s)",
             st["xpnet"] / st["numpy"],
-            spec.limit,
+            _bound(spec),
             why=spec.why,
         )
     heavy = st["heavy"]
@@ -443,7 +455,7 @@ def _startup_target(spec: TargetSpec, st: dict) -> Target:
         f"start-up: heavy modules ({', '.join(st['probed'])}) loaded by 'import xpnet'"
         + (f" [{', '.join(heavy)}]" if heavy else ""),
         float(len(heavy)),
-        spec.limit,
+        _bound(spec),
         unit="count",
         why=spec.why,
     )
