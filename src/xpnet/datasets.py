@@ -317,7 +317,7 @@ def _read_idx(
     if expected > limits.max_array_bytes:
         raise ReadLimitError(
             name,
-            f"{declared}:",
+            f"the header declares shape {shape} of {dtype.name}:",
             "max_array_bytes",
             expected,
             limits.max_array_bytes,
