@@ -391,18 +391,19 @@ def _count_members(f: BinaryIO, name: str, size: int, limits: ReadLimits, kind: 
     tail_len = min(size, 22 + 0xFFFF)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
-    at = tail.rfind(_ZIP_EOCD)
+    # where zipfile looks: a record with no comment at the very end, else the last one
+    at = len(tail) - 22 if tail[-22:-18] == _ZIP_EOCD and tail[-2:] == b"\0\0" else -1
+    at = tail.rfind(_ZIP_EOCD) if at < 0 else at
     if at < 0 or len(tail) - at < 22:
         raise FileCheckError(name, not_zip)
     _, _, _, _, count, cd_size, _, _ = struct.unpack("<4s4H2LH", tail[at : at + 22])
     cd_end = size - tail_len + at
-    if count == 0xFFFF or cd_size == 0xFFFFFFFF:  # zip64: the real numbers are elsewhere
-        if cd_end < 20 + 56:
-            raise FileCheckError(name, not_zip)
-        f.seek(cd_end - 20)
-        locator = f.read(20)
+    if (
+        cd_end >= 20 + 56
+    ):  # a zip64 locator and record before it replace the numbers (as in zipfile)
         f.seek(cd_end - 20 - 56)
-        record = f.read(56)
+        record_and_locator = f.read(56 + 20)
+        record, locator = record_and_locator[:56], record_and_locator[56:]
         if locator[:4] == _ZIP_EOCD64_LOCATOR and record[:4] == _ZIP_EOCD64:
             count, cd_size = struct.unpack("<2Q", record[32:48])
             cd_end -= 20 + 56
