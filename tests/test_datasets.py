@@ -7,14 +7,18 @@ digits, the closed form of the two moons, and the bytes each test writes.
 import csv
 import gzip
 import math
+import os
+import re
 import struct
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from xpnet import datasets
+from xpnet.io import MissingFileError, ReadLimitError, ReadLimits
 
 # ---------------------------------------------------------------- digits
 
@@ -400,6 +404,93 @@ def test_mnist_rejects_an_unknown_kind(tmp_path):
         datasets.load_mnist(tmp_path, kind="validation")
 
 
+# ---------------------------------------------------------------- IDX: checked before read
+
+
+def gzip_bomb(path, header, zero_bytes):
+    """A gzipped IDX file: ``header``, then ``zero_bytes`` zeros, compressed in pieces."""
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as stream:
+        stream.write(header)
+        piece = bytes(2**20)
+        for start in range(0, zero_bytes, len(piece)):
+            stream.write(piece[: min(len(piece), zero_bytes - start)])
+    return path
+
+
+def idx_header(shape, type_code=0x08):
+    return struct.pack(">BBBB", 0, 0, type_code, len(shape)) + struct.pack(
+        f">{len(shape)}I", *shape
+    )
+
+
+def peak_bytes(function, *args, **kwargs):
+    """Run ``function``; return (the exception it raised, the peak of traced allocations)."""
+    tracemalloc.start()
+    try:
+        function(*args, **kwargs)
+    except ValueError as error:
+        raised = error
+    else:
+        raised = None
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return raised, peak
+
+
+def test_a_gzip_bomb_declaring_more_than_the_limit_is_refused_from_its_header(tmp_path):
+    # 64 MB of zeros behind a header declaring 4 GB: nothing past the header is inflated
+    path = gzip_bomb(tmp_path / "bomb-idx3-ubyte.gz", idx_header((5_000_000, 28, 28)), 64 * 2**20)
+    error, peak = peak_bytes(datasets.load_idx, path)
+    assert isinstance(error, ReadLimitError), error
+    assert re.search(r"bomb-idx3-ubyte\.gz.*\(5000000, 28, 28\).*max_array_bytes", str(error))
+    assert peak < 2**20
+
+
+def test_a_gzip_bomb_within_the_limit_is_refused_with_bounded_memory(tmp_path):
+    # the header declares 1 kB, the stream holds 64 MB more: read 1 kB, then a bounded look past it
+    path = gzip_bomb(tmp_path / "long.idx.gz", idx_header((1000,)), 1000 + 64 * 2**20)
+    error, peak = peak_bytes(datasets.load_idx, path)
+    assert re.search(r"long\.idx\.gz: trailing bytes.*1000 data bytes.*more than", str(error))
+    assert peak < 8 * 2**20
+
+
+def test_a_gzip_file_too_small_for_its_declared_data_is_refused_before_reading(tmp_path):
+    path = write(tmp_path / "small.idx.gz", idx_header((3000, 28, 28)) + bytes(10), gz=True)
+    error, peak = peak_bytes(datasets.load_idx, path)
+    assert re.search(
+        rf"small\.idx\.gz: truncated.*2352000 data bytes.*gzip file of {path.stat().st_size} bytes",
+        str(error),
+    )
+    assert peak < 2**20  # the 2.3 MB buffer was never allocated
+
+
+def test_the_idx_limit_is_the_callers(tmp_path):
+    values = np.arange(600, dtype=np.uint8).reshape(6, 100) % 7
+    path = write(tmp_path / "data.idx.gz", idx_bytes(values), gz=True)
+    np.testing.assert_array_equal(
+        datasets.load_idx(path, limits=ReadLimits(max_array_bytes=600)), values
+    )
+    with pytest.raises(ReadLimitError, match=r"data\.idx\.gz.*600 bytes.*599-byte"):
+        datasets.load_idx(path, limits=ReadLimits(max_array_bytes=599))
+
+
+def test_mnist_with_no_images_names_the_file(tmp_path):
+    write_mnist(tmp_path, "train", np.zeros((0, 28, 28)), np.zeros(0))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: holds no images"):
+        datasets.load_mnist(tmp_path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_an_mnist_file_linked_to_dev_zero_is_refused_at_once(tmp_path):
+    images, labels = tiny_mnist(2)
+    write_mnist(tmp_path, "train", images, labels)
+    (tmp_path / "train-images-idx3-ubyte").unlink()
+    (tmp_path / "train-images-idx3-ubyte").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: is a character device"):
+        datasets.load_mnist(tmp_path)
+
+
 # ---------------------------------------------------------------- npz
 
 
@@ -532,19 +623,41 @@ def test_csv_integral_float_labels_become_int64_and_blank_lines_are_skipped(tmp_
         ([["1", "2"], ["3", "4"]], r"label column 'label' is missing.*\['1', '2'\]"),
         ([["f", "label", "label"], [1, 2, 3]], "more than once"),
         ([["label"], [1]], "no feature columns"),
-        ([["f", "label"], [1, 0], [2]], "row 1 has 1 cells.*2 columns"),
-        ([["f", "g", "label"], [1, 2, 0], [3, "x", 1]], r"row 1, column 'g': 'x' is not a number"),
-        ([["f", "g", "label"], [1, 2, 0], ["", 2, 1]], r"row 1, column 'f': '' is not a number"),
-        ([["f", "g", "label"], [1, 2, 0], [3, "nan", 1]], r"finite.*row 1, column 'g'"),
-        ([["f", "g", "label"], [1, "-inf", 0]], r"finite.*row 0, column 'g'"),
-        ([["f", "label"], [1, 0.5], [2, 1]], r"y\[0\] = 0\.5"),
-        ([["f", "label"], [1, ""], [2, 1]], r"row 0, column 'label': empty"),
+        ([["f", "label"], [1, 0], [2]], "line 3 has 1 cells.*2 columns"),
+        ([["f", "g", "label"], [1, 2, 0], [3, "x", 1]], r"line 3, column 'g': 'x' is not a number"),
+        ([["f", "g", "label"], [1, 2, 0], ["", 2, 1]], r"line 3, column 'f': '' is not a number"),
+        ([["f", "g", "label"], [1, 2, 0], [3, "nan", 1]], r"finite.*line 3, column 'g'"),
+        ([["f", "g", "label"], [1, "-inf", 0]], r"finite.*line 2, column 'g'"),
+        ([["f", "label"], [1, 0.5], [2, 1]], r"y\[0\] = 0\.5 \(line 2\)"),
+        ([["f", "label"], [1, ""], [2, 1]], r"line 2, column 'label': empty"),
     ],
 )
 def test_csv_rejects_bad_contents_naming_the_file(tmp_path, rows, pattern):
     path = write_csv(tmp_path / "bad.csv", rows)
     with pytest.raises(ValueError, match=r"bad\.csv.*" + pattern):
         datasets.load_csv(path)
+
+
+def test_csv_errors_give_the_files_line_numbers_past_blank_lines_and_quoted_newlines(tmp_path):
+    path = tmp_path / "lines.csv"
+    # line 1 header, 2 blank, 3 a row, 4-5 one row with a quoted newline, 6 a bad cell
+    path.write_text('f,label\n\n1,0\n"2\n",1\nx,1\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lines\.csv: line 6, column 'f': 'x' is not a number"):
+        datasets.load_csv(path)
+    path.write_text("f,label\n\n\n1,0\n2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lines\.csv: line 5 has 1 cells"):
+        datasets.load_csv(path)
+    path.write_text("f,label\n1,0\n\ninf,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lines\.csv: X must be finite, but line 4, column 'f'"):
+        datasets.load_csv(path)
+
+
+def test_csv_is_read_only_from_a_regular_file_of_bounded_size(tmp_path):
+    path = write_csv(tmp_path / "d.csv", [["f", "label"], [1, 0], [2, 1]])
+    with pytest.raises(ReadLimitError, match=r"d\.csv: file is \d+ bytes.*max_file_bytes"):
+        datasets.load_csv(path, limits=ReadLimits(max_file_bytes=5))
+    with pytest.raises(MissingFileError):
+        datasets.load_csv(tmp_path / "absent.csv")
 
 
 # ---------------------------------------------------------------- load(spec)

@@ -876,37 +876,32 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
 def _read_features(
     path: str, label: str, task: str = "classification"
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Features (n, d) float64 of a .npz (array X) or .csv file, and labels if present."""
-    from . import datasets
+    """Features (n, d) float64 of a .npz (array X) or .csv file, and labels if present.
+
+    Both go through the safe reader: ``io.read_npz`` (only X and y read, each
+    header checked first) and ``io.open_regular`` for a CSV file.
+    """
+    from . import datasets, io
 
     lower = path.lower()
     if lower.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as archive:
-            if "X" not in archive.files:
-                raise ValueError(f"{path}: no array X; the file has {sorted(archive.files)}")
-            X = np.asarray(archive["X"])
-            y = np.asarray(archive["y"]) if "y" in archive.files else None
+        arrays = io.read_npz(path, expect=("X",), optional=("y",), kind="an .npz archive with X")
+        X, y = arrays["X"], arrays.get("y")
         if X.ndim != 2 or X.dtype.kind not in "biuf":
             raise ValueError(f"{path}: X must be a 2-D numeric array, got {X.dtype} {X.shape}")
         return X.astype(np.float64), y
     if lower.endswith(".csv"):
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row]
+        rows, lines = datasets._csv_rows(path)
         if not rows:
             raise ValueError(f"{path}: empty file; expected a header row and data rows")
         header = [cell.strip() for cell in rows[0]]
         if label in header:
             X, y = datasets.load_csv(path, label=label, task=task)
             return X, y
-        try:
-            X = np.array(rows[1:], dtype=np.float64)
-        except ValueError as e:
-            raise ValueError(f"{path}: every cell must be a number ({e})") from e
-        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != len(header):
-            raise ValueError(
-                f"{path}: expected data rows of {len(header)} numbers under the header"
-            )
-        return X, None
+        if len(rows) < 2:
+            raise ValueError(f"{path}: no data rows after the header")
+        datasets._check_row_lengths(path, rows[1:], lines[1:], len(header))
+        return datasets._parse_features(rows[1:], header, path, lines[1:]), None
     raise ValueError(f"{path}: expected a file ending in .npz or .csv")
 
 

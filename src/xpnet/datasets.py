@@ -5,7 +5,11 @@ features ``X`` of shape ``(n, d)`` as float64 and labels ``y`` of shape ``(n,)``
 (int64 when the labels are integers, else the label strings). Moving data to a
 device is the estimator's business, not this module's.
 
-No file is unpickled (``allow_pickle=False`` throughout), and bad data raises a
+Every file is untrusted input: it is opened only if it is a regular file (no
+directory, pipe or device), ``.npz`` files go through the one safe reader
+:func:`xpnet.io.read_npz` (nothing unpickled, every size bounded by
+:class:`xpnet.io.ReadLimits` before it is read), and an IDX file's header is
+read and checked before its data, gzipped or not. Bad data raises a
 ``ValueError`` or ``TypeError`` that names the file and what was wrong with it.
 """
 
@@ -13,10 +17,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
 import os
 import struct
-import zipfile
 import zlib
 from importlib import resources
 from typing import Any
@@ -25,6 +29,7 @@ import numpy as np
 
 from . import validation
 from .backend import host_rng
+from .io import ReadLimitError, ReadLimits, open_regular, read_npz
 
 __all__ = [
     "load",
@@ -53,7 +58,12 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _labels(y: np.ndarray, source: str) -> np.ndarray:
+def _at(i: int, lines: list[int] | None) -> str:
+    """`` (line N)`` for row ``i`` of a CSV file, else nothing."""
+    return f" (line {lines[i]})" if lines is not None else ""
+
+
+def _labels(y: np.ndarray, source: str, lines: list[int] | None = None) -> np.ndarray:
     """Labels as int64 when they are integers (or integral floats), else as strings."""
     if y.dtype.kind in "US":
         return y
@@ -65,7 +75,7 @@ def _labels(y: np.ndarray, source: str) -> np.ndarray:
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"{source}: y must hold integer class labels or strings, "
-                f"but y[{i}] = {y[i]} is not an integer"
+                f"but y[{i}] = {y[i]}{_at(i, lines)} is not an integer"
             )
         return y.astype(np.int64)
     raise TypeError(f"{source}: y must hold integers or strings, got dtype {y.dtype}")
@@ -77,11 +87,13 @@ def _validate_xy(
     source: str,
     columns: list[str] | None = None,
     task: str = "classification",
+    lines: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check a loaded data set and return it as (X float64 (n, d), y (n,)).
 
     y: int64 or str class labels, or float64 targets when ``task`` is
-    ``"regression"``. ``columns`` names X's columns in error messages.
+    ``"regression"``. ``columns`` names X's columns and ``lines`` the file's
+    line number of each row (a CSV file's) in error messages.
     """
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
@@ -94,8 +106,9 @@ def _validate_xy(
     if not_finite.any():
         row, col = (int(i) for i in np.argwhere(not_finite)[0])
         name = repr(columns[col]) if columns is not None else str(col)
+        where = f"line {lines[row]}" if lines is not None else f"row {row}"
         raise ValueError(
-            f"{source}: X must be finite, but row {row}, column {name} holds {X[row, col]}"
+            f"{source}: X must be finite, but {where}, column {name} holds {X[row, col]}"
         )
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(
@@ -103,8 +116,8 @@ def _validate_xy(
             f"got shape {y.shape}"
         )
     if task == "regression":
-        return X, _targets(y, source)
-    return X, _labels(y, source)
+        return X, _targets(y, source, lines)
+    return X, _labels(y, source, lines)
 
 
 def _check_task(task: Any) -> str:
@@ -113,14 +126,14 @@ def _check_task(task: Any) -> str:
     return task
 
 
-def _targets(y: np.ndarray, source: str) -> np.ndarray:
+def _targets(y: np.ndarray, source: str, lines: list[int] | None = None) -> np.ndarray:
     """Regression targets as float64, finite."""
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{source}: y must hold numbers for a regression, got dtype {y.dtype}")
     y = y.astype(np.float64)
     if not np.isfinite(y).all():
         i = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ValueError(f"{source}: y must be finite, but y[{i}] = {y[i]}")
+        raise ValueError(f"{source}: y must be finite, but y[{i}] = {y[i]}{_at(i, lines)}")
     return y
 
 
@@ -135,8 +148,9 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     labels 0..9. Provenance and licence (CC BY 4.0): ``xpnet/data/README.md``.
     """
     resource = resources.files(__package__) / "data" / "digits.npz"
-    with resource.open("rb") as f, np.load(f, allow_pickle=False) as data:
-        return data["X"].astype(np.float64), data["y"].astype(np.int64)
+    with resources.as_file(resource) as path:
+        data = read_npz(path, expect=("X", "y"))
+    return data["X"].astype(np.float64), data["y"].astype(np.int64)
 
 
 def make_moons(
@@ -223,60 +237,113 @@ IDX_DTYPES = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Deflate expands at most about 1032 times; a gzip file declaring more than this
+#: many bytes per stored byte cannot hold them.
+_MAX_GZIP_RATIO = 1100
+_CHUNK = 16 * 2**20
 
 
-def _read_maybe_gzipped(path: PathLike) -> bytes:
-    """The file's bytes, decompressed if its name ends in .gz or it starts with 1f 8b."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not (os.fspath(path).endswith(".gz") or raw.startswith(_GZIP_MAGIC)):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"{os.fspath(path)}: not a readable gzip file ({error})") from error
+def _read_up_to(stream: Any, n: int) -> bytes:
+    """At most ``n`` bytes of ``stream`` (fewer only at its end), read in bounded chunks."""
+    parts, got = [], 0
+    while got < n:
+        part = stream.read(min(n - got, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
-def load_idx(path: PathLike) -> np.ndarray:
+def load_idx(path: PathLike, *, limits: ReadLimits | None = None) -> np.ndarray:
     """Read one IDX file (the MNIST format), gzipped or not, into a NumPy array.
 
     The header is two zero bytes, a type code (0x08 ubyte, 0x09 byte, 0x0B
     int16, 0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions
     (1..4), then each dimension as a big-endian uint32; the values follow,
     big-endian. Returns an array of that shape and type in native byte order.
-    Raises ValueError, naming the file, for a bad header or when the data is
-    shorter or longer than the header declares.
+
+    The header is read and checked first (from the gzip stream for a gzipped
+    file, which is never decompressed whole): the data it declares must be
+    within ``limits.max_array_bytes`` (``xpnet.io.ReadLimits``, the defaults
+    when None), and fit the file (exactly, for a plain file; within what
+    deflate can expand to, for a gzipped one); then exactly that many bytes
+    are read. Raises ValueError, naming the file, for a path that is not a
+    regular file, a bad header, or data shorter or longer than the header
+    declares.
     """
+    limits = ReadLimits() if limits is None else limits
     name = os.fspath(path)
-    data = _read_maybe_gzipped(path)
-    if len(data) < 4:
-        raise ValueError(f"{name}: too short for an IDX header ({len(data)} bytes)")
-    zero0, zero1, type_code, ndim = data[:4]
+    with open_regular(name, limits=limits) as f:
+        size = os.fstat(f.fileno()).st_size
+        gzipped = name.endswith(".gz") or f.read(2) == _GZIP_MAGIC
+        f.seek(0)
+        if not gzipped:
+            return _read_idx(f, name, size, None, limits)
+        try:
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _read_idx(stream, name, size, size, limits)
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"{name}: not a readable gzip file ({error})") from error
+
+
+def _read_idx(
+    stream: Any, name: str, size: int, gzip_size: int | None, limits: ReadLimits
+) -> np.ndarray:
+    """The IDX array in ``stream``: header, then the declared bytes and no more."""
+    head = _read_up_to(stream, 4)
+    if len(head) < 4:
+        raise ValueError(f"{name}: too short for an IDX header ({len(head)} bytes)")
+    zero0, zero1, type_code, ndim = head
     if zero0 != 0 or zero1 != 0 or type_code not in IDX_DTYPES:
         codes = ", ".join(f"0x{code:02X}" for code in IDX_DTYPES)
         raise ValueError(
-            f"{name}: not an IDX file: magic bytes {data[:4].hex(' ')}, expected "
+            f"{name}: not an IDX file: magic bytes {head.hex(' ')}, expected "
             f"00 00, then a type code ({codes}), then the number of dimensions"
         )
     if not 1 <= ndim <= 4:
         raise ValueError(f"{name}: IDX number of dimensions must be 1..4, got {ndim}")
     header_size = 4 + 4 * ndim
-    if len(data) < header_size:
+    dims = _read_up_to(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
             f"{name}: truncated IDX header: {ndim} dimensions need {header_size} bytes, "
-            f"the file has {len(data)}"
+            f"the file has {4 + len(dims)}"
         )
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = IDX_DTYPES[type_code]
     expected = math.prod(shape) * dtype.itemsize
-    actual = len(data) - header_size
-    if actual != expected:
-        problem = "truncated" if actual < expected else "trailing bytes"
-        raise ValueError(
-            f"{name}: {problem}: the header declares shape {shape} of {dtype.name} "
-            f"= {expected} data bytes, but the file holds {actual}"
+    declared = f"the header declares shape {shape} of {dtype.name} = {expected} data bytes"
+    if expected > limits.max_array_bytes:
+        raise ReadLimitError(
+            name,
+            f"the header declares shape {shape} of {dtype.name}:",
+            "max_array_bytes",
+            expected,
+            limits.max_array_bytes,
         )
-    values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    if gzip_size is None:
+        actual = size - header_size
+        if actual != expected:
+            problem = "truncated" if actual < expected else "trailing bytes"
+            raise ValueError(f"{name}: {problem}: {declared}, but the file holds {actual}")
+    elif expected > _MAX_GZIP_RATIO * gzip_size + 2**16:
+        raise ValueError(
+            f"{name}: truncated: {declared}, more than a gzip file of {gzip_size} bytes can hold"
+        )
+    data = bytearray(expected)
+    view, got = memoryview(data), 0
+    while got < expected:
+        part = stream.read(min(expected - got, _CHUNK))
+        if not part:
+            raise ValueError(f"{name}: truncated: {declared}, but the file holds {got}")
+        view[got : got + len(part)] = part
+        got += len(part)
+    extra = len(_read_up_to(stream, 2**20))  # bounded: the rest may be a bomb
+    if extra:
+        holds = f"{expected + extra}" if extra < 2**20 else f"more than {expected + extra}"
+        raise ValueError(f"{name}: trailing bytes: {declared}, but the file holds {holds}")
+    values = np.frombuffer(data, dtype=dtype).reshape(shape)
     return values.astype(dtype.newbyteorder("="))
 
 
@@ -291,33 +358,40 @@ def _find_mnist_file(directory: PathLike, kind: str, what: str, idx: str) -> str
     ]
     for candidate in names:
         path = os.path.join(directory, candidate)
-        if os.path.isfile(path):
+        if os.path.lexists(path):  # what it is (a pipe, a device, a link) is checked on reading
             return path
     raise FileNotFoundError(
         f"{os.fspath(directory)}: no MNIST {kind} {what} file; expected one of {', '.join(names)}"
     )
 
 
-def load_mnist(directory: PathLike, kind: str = "train") -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    directory: PathLike, kind: str = "train", *, limits: ReadLimits | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load the MNIST training or test set from its four IDX files in ``directory``.
 
     ``kind``: ``"train"`` (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``)
     or ``"test"`` (``t10k-...``); each file may be gzipped (``.gz``) and may be
     spelled ``train-images.idx3-ubyte``. Returns ``X`` float64 of shape
     (n, rows * cols) -- (n, 784) for MNIST -- with pixel values 0..255, and
-    ``y`` int64 of shape (n,), labels 0..9.
+    ``y`` int64 of shape (n,), labels 0..9. Each file is read by ``load_idx``
+    (``limits``: its bounds); a set with no images is refused.
     """
     if kind not in _MNIST_PREFIX:
         raise ValueError(f"kind: expected 'train' or 'test', got {kind!r}")
     images_path = _find_mnist_file(directory, kind, "images", "idx3")
     labels_path = _find_mnist_file(directory, kind, "labels", "idx1")
-    images = load_idx(images_path)
-    labels = load_idx(labels_path)
+    images = load_idx(images_path, limits=limits)
+    labels = load_idx(labels_path, limits=limits)
     for path, array, ndim in ((images_path, images, 3), (labels_path, labels, 1)):
         if array.dtype != np.uint8:
             raise ValueError(f"{path}: expected unsigned bytes (type 0x08), got {array.dtype}")
         if array.ndim != ndim:
             raise ValueError(f"{path}: expected {ndim}-D data, got shape {array.shape}")
+    if images.shape[0] == 0 or 0 in images.shape[1:]:
+        raise ValueError(
+            f"{images_path}: holds no images (shape {images.shape}); an MNIST set needs at least one"
+        )
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"{labels_path}: holds {labels.shape[0]} labels but {images_path} "
@@ -340,80 +414,28 @@ def load_mnist_dir(directory: PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
 # ---------------------------------------------------------------- npz and csv
 
 
-def load_npz(path: PathLike, task: str = "classification") -> tuple[np.ndarray, np.ndarray]:
+def load_npz(
+    path: PathLike, task: str = "classification", *, limits: ReadLimits | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load a data set from a ``.npz`` file holding the arrays ``X`` and ``y``.
 
     ``X``: numeric, finite, shape (n, d) with n, d >= 1; ``y``: shape (n,),
-    integers (or integral floats) or strings. Nothing is unpickled. Returns
-    ``X`` float64 (n, d) and ``y`` (n,), int64 when integral, else strings;
-    with ``task="regression"``, y is float64 targets.
+    integers (or integral floats) or strings. Returns ``X`` float64 (n, d) and
+    ``y`` (n,), int64 when integral, else strings; with ``task="regression"``,
+    y is float64 targets.
+
+    The file is read by :func:`xpnet.io.read_npz` within ``limits``
+    (``xpnet.io.ReadLimits``, the defaults when None): nothing is unpickled,
+    and only ``X`` and ``y`` are read, each after its header is checked.
+    A missing file raises ``xpnet.io.MissingFileError``, both a
+    ``FileNotFoundError`` and a ``ValueError``.
     """
     _check_task(task)
     name = os.fspath(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{name}: not a readable .npz file ({error})") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{name}: expected a .npz archive with arrays X and y, got a single array")
-    with archive:
-        missing = [key for key in ("X", "y") if key not in archive.files]
-        if missing:
-            raise ValueError(
-                f"{name}: missing array(s) {', '.join(missing)}; an .npz data set needs "
-                f"X and y, the file has {sorted(archive.files)}"
-            )
-        try:
-            _check_npz_members(name, archive)
-            X, y = archive["X"], archive["y"]
-        except ValueError as error:
-            if str(error).startswith(name):
-                raise
-            if "pickle" in str(error):  # object arrays would need pickle
-                raise TypeError(
-                    f"{name}: X and y must be plain arrays, not objects ({error})"
-                ) from error
-            raise ValueError(f"{name}: damaged array X or y ({error})") from error
-        except (
-            OSError,
-            EOFError,
-            zipfile.BadZipFile,
-            zlib.error,
-            RuntimeError,
-            NotImplementedError,
-        ) as error:
-            raise ValueError(f"{name}: damaged array X or y ({error})") from error
-    return _validate_xy(X, y, name, task=task)
-
-
-def _check_npz_members(name: str, archive: Any) -> None:
-    """Read the headers of X and y first: objects and declared sizes beyond the data are refused.
-
-    A crafted header declaring, say, shape (10**12,) would otherwise make NumPy
-    allocate terabytes before it notices the data are missing.
-    """
-    zf = archive.zip
-    for key in ("X", "y"):
-        member_name = f"{key}.npy" if f"{key}.npy" in zf.namelist() else key
-        info = zf.getinfo(member_name)
-        with zf.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(member)
-        if dtype.hasobject:
-            raise TypeError(f"{name}: {key} must be a plain array, not objects (never unpickled)")
-        declared = math.prod(shape) * dtype.itemsize
-        if declared > info.file_size:
-            raise ValueError(
-                f"{name}: {key} declares shape {shape} of {dtype} ({declared} bytes) "
-                f"but stores only {info.file_size} bytes"
-            )
+    arrays = read_npz(
+        name, limits=limits, expect=("X", "y"), kind="an .npz archive with arrays X and y"
+    )
+    return _validate_xy(arrays["X"], arrays["y"], name, task=task)
 
 
 def _parse_labels(cells: list[str]) -> np.ndarray:
@@ -426,44 +448,79 @@ def _parse_labels(cells: list[str]) -> np.ndarray:
     return np.array(cells, dtype=str)
 
 
-def _parse_features(rows: list[list[str]], columns: list[str], source: str) -> np.ndarray:
+def _parse_features(
+    rows: list[list[str]], columns: list[str], source: str, lines: list[int]
+) -> np.ndarray:
     """Feature cells as float64 (n, d); a cell that is not a number is an error naming it."""
     try:
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
     except ValueError as error:
         numpy_error = error
-    for i, row in enumerate(rows):  # find the first bad cell, to name it
+    for line, row in zip(lines, rows, strict=True):  # find the first bad cell, to name it
         for column, cell in zip(columns, row, strict=True):
             try:
                 float(cell)
             except ValueError:
                 raise ValueError(
-                    f"{source}: row {i}, column {column!r}: {cell!r} is not a number"
+                    f"{source}: line {line}, column {column!r}: {cell!r} is not a number"
                 ) from None
     raise ValueError(f"{source}: {numpy_error}")
 
 
+def _csv_rows(
+    path: PathLike, limits: ReadLimits | None = None
+) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of a UTF-8 CSV file and the line (1-based) each starts on.
+
+    The file is opened by :func:`xpnet.io.open_regular` (a regular file of
+    bounded size only).
+    """
+    name = os.fspath(path)
+    rows, lines, line = [], [], 0
+    with open_regular(name, limits=limits) as raw:
+        try:
+            reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+            for row in reader:
+                if row:  # skip blank lines
+                    rows.append(row)
+                    lines.append(line + 1)
+                line = reader.line_num
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise ValueError(f"{name}: not a readable UTF-8 CSV file ({error})") from error
+    return rows, lines
+
+
+def _check_row_lengths(name: str, body: list[list[str]], lines: list[int], width: int) -> None:
+    for line, row in zip(lines, body, strict=True):
+        if len(row) != width:
+            raise ValueError(
+                f"{name}: line {line} has {len(row)} cells but the header has {width} columns"
+            )
+
+
 def load_csv(
-    path: PathLike, label: str = "label", task: str = "classification"
+    path: PathLike,
+    label: str = "label",
+    task: str = "classification",
+    *,
+    limits: ReadLimits | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a data set from a CSV file with a header row and one label column.
 
     The column named ``label`` holds the class labels (ints or strings); every
-    other column is a numeric feature. Rows are counted from 0 after the
-    header in error messages. Returns ``X`` float64 (n, d) and ``y`` (n,),
-    int64 when the labels are integers, else strings; with ``task="regression"``
-    the column holds numeric targets and ``y`` is float64.
+    other column is a numeric feature. Error messages give the file's line
+    numbers (1-based, the header is line 1). Returns ``X`` float64 (n, d) and
+    ``y`` (n,), int64 when the labels are integers, else strings; with
+    ``task="regression"`` the column holds numeric targets and ``y`` is
+    float64. Only a regular file is read, of at most
+    ``limits.max_file_bytes`` (``xpnet.io.ReadLimits``, the defaults when None).
     """
     _check_task(task)
     name = os.fspath(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row]  # skip blank lines
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise ValueError(f"{name}: not a readable UTF-8 CSV file ({error})") from error
+    rows, lines = _csv_rows(name, limits)
     if not rows:
         raise ValueError(f"{name}: empty file; expected a header row and data rows")
-    header, body = [cell.strip() for cell in rows[0]], rows[1:]
+    header, body, lines = [cell.strip() for cell in rows[0]], rows[1:], lines[1:]
     if header.count(label) != 1:
         found = "is missing" if label not in header else "appears more than once"
         raise ValueError(f"{name}: label column {label!r} {found}; the header is {header}")
@@ -471,18 +528,17 @@ def load_csv(
         raise ValueError(f"{name}: no feature columns besides the label column {label!r}")
     if not body:
         raise ValueError(f"{name}: no data rows after the header")
-    for i, row in enumerate(body):
-        if len(row) != len(header):
-            raise ValueError(
-                f"{name}: row {i} has {len(row)} cells but the header has {len(header)} columns"
-            )
+    _check_row_lengths(name, body, lines, len(header))
     label_at = header.index(label)
     columns = header[:label_at] + header[label_at + 1 :]
     labels = [row[label_at].strip() for row in body]
     if "" in labels:
-        raise ValueError(f"{name}: row {labels.index('')}, column {label!r}: empty label")
-    X = _parse_features([row[:label_at] + row[label_at + 1 :] for row in body], columns, name)
-    return _validate_xy(X, _parse_labels(labels), name, columns, task)
+        line = lines[labels.index("")]
+        raise ValueError(f"{name}: line {line}, column {label!r}: empty label")
+    X = _parse_features(
+        [row[:label_at] + row[label_at + 1 :] for row in body], columns, name, lines
+    )
+    return _validate_xy(X, _parse_labels(labels), name, columns, task, lines)
 
 
 # ---------------------------------------------------------------- one spec for the command line

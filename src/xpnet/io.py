@@ -1,15 +1,23 @@
-"""Model files and checkpoints: ``.npz`` archives of plain arrays plus JSON metadata.
+"""Model files and checkpoints (``.npz`` archives of plain arrays plus JSON metadata), and
+the one safe reader every ``.npy`` / ``.npz`` the library opens goes through.
 
-Nothing is ever unpickled. A file is read as untrusted input:
+Nothing is ever unpickled. Every file is read as untrusted input by
+:func:`read_npz` (:func:`read_npy` for a single array), bounded in every
+dimension by :class:`ReadLimits`, each bound checked before the work it bounds:
 
-* its size is bounded (``MAX_FILE_BYTES``) and it must be a zip archive of
-  ``.npy`` members with the expected names;
-* each member's header is read before its data: object dtypes are refused,
-  and a declared shape larger than the member's bytes (a "huge declared
-  size") is refused before any allocation;
-* arrays are loaded with ``allow_pickle=False``, then checked against the
-  metadata: format and version, layer sizes that chain, dtypes, finiteness,
-  the number of classes.
+* only a regular file is opened (no directory, pipe or device such as
+  ``/dev/zero``; symbolic links are followed, then checked), of bounded size;
+* the number of members is read from the zip's end record before the central
+  directory is parsed; the members' declared uncompressed sizes are bounded
+  together before anything is inflated, and no member is read past its size;
+* each member's ``.npy`` header is read before its data: its length is
+  bounded, object dtypes are refused, and a declared shape whose bytes exceed
+  the limit or differ from the bytes stored is refused before any allocation;
+* member names must be distinct once ``.npy`` is stripped.
+
+Model files and checkpoints are then checked against their metadata: format
+and version, member names, layer sizes that chain, dtypes, finiteness, the
+number of classes.
 
 Any failure raises ``ValueError`` naming the file and what is wrong; nothing
 is modified by a failed load. Writes are atomic: a temporary file in the
@@ -18,14 +26,19 @@ same directory, flushed, then renamed over the target.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
+import stat
+import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -39,6 +52,13 @@ __all__ = [
     "MODEL_FORMAT",
     "CHECKPOINT_FORMAT",
     "FORMAT_VERSION",
+    "FileCheckError",
+    "MissingFileError",
+    "ReadLimitError",
+    "ReadLimits",
+    "open_regular",
+    "read_npy",
+    "read_npz",
     "write_archive",
     "read_archive",
     "model_arrays",
@@ -114,6 +134,451 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+# ---------------------------------------------------------------- the safe reader
+#
+# Every .npy / .npz the library reads (model files, checkpoints, data files, the
+# command's inputs) goes through ``read_npz`` / ``read_npy``; IDX and CSV files
+# are opened through ``open_regular``. Each bound is checked before the work it
+# bounds: the member count from the zip's end record before the central
+# directory is parsed, the declared sizes before anything is inflated, each
+# array's header before its data is allocated.
+
+
+class FileCheckError(ValueError):
+    """A file the safe reader refuses: the message names the file, what is wrong and the fix."""
+
+    def __init__(self, path: Any, what: str) -> None:
+        super().__init__(f"{os.fspath(path)}: {what}")
+        self.path = os.fspath(path)
+
+
+class MissingFileError(FileCheckError, FileNotFoundError):
+    """The file does not exist (both ``except ValueError`` and ``except FileNotFoundError`` catch it)."""
+
+
+class ReadLimitError(FileCheckError):
+    """The file exceeds one of the bounds in :class:`ReadLimits`.
+
+    ``limit`` names the field, ``value`` is what the file declares or holds.
+    """
+
+    def __init__(
+        self, path: Any, what: str, limit: str, value: int, allowed: int, unit: str = "byte"
+    ) -> None:
+        super().__init__(
+            path,
+            f"{what} {value} {unit}s, more than the {allowed}-{unit} limit "
+            f"(ReadLimits.{limit}); if the file is genuine, pass a larger limit",
+        )
+        self.limit = limit
+        self.value = value
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The bounds the safe reader enforces; every one is checked before the work it bounds.
+
+    Attributes:
+        max_file_bytes: the file's size on disk.
+        max_members: members of a zip archive, counted from its end record before
+            the central directory is parsed.
+        max_total_bytes: the uncompressed bytes of all members together, checked
+            from the central directory's declared sizes and again while inflating.
+        max_array_bytes: one array's data (its header's shape times its itemsize),
+            checked before the array is allocated; also one IDX file's data.
+        max_header_bytes: one ``.npy`` header.
+    """
+
+    max_file_bytes: int = 4 * 2**30
+    max_members: int = 4096
+    max_total_bytes: int = 2**30
+    max_array_bytes: int = 2**30
+    max_header_bytes: int = 10_000
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReadLimits.{field.name}: expected an int >= 0, got {value!r}")
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_EOCD = b"PK\x05\x06"
+_ZIP_EOCD64_LOCATOR = b"PK\x06\x07"
+_ZIP_EOCD64 = b"PK\x06\x06"
+_ZIP_CENTRAL = b"PK\x01\x02"
+_CHUNK = 16 * 2**20
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _check_regular(name: str, info: os.stat_result) -> None:
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+    link = f" (a symbolic link to {os.path.realpath(name)})" if os.path.islink(name) else ""
+    raise FileCheckError(name, f"is {kind}{link}, not a regular file; give the path of a file")
+
+
+def open_regular(path: str | os.PathLike, *, limits: ReadLimits | None = None) -> BinaryIO:
+    """Open ``path`` for reading in binary mode, refusing anything but a regular file.
+
+    Symbolic links are followed, then the target is checked: directories, named
+    pipes, devices (``/dev/zero``) and sockets are refused at once, before they
+    are opened for reading (a pipe is opened without blocking and checked again).
+    The file's size must not exceed ``limits.max_file_bytes``.
+
+    Raises:
+        MissingFileError: no such file.
+        FileCheckError: not a regular file, or it cannot be opened.
+        ReadLimitError: the file is too large.
+    """
+    limits = ReadLimits() if limits is None else limits
+    name = os.fspath(path)
+    try:
+        _check_regular(name, os.stat(name))
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise MissingFileError(name, "no such file") from None
+    except OSError as error:
+        raise FileCheckError(name, f"cannot be opened ({error.strerror or error})") from None
+    try:
+        info = os.fstat(fd)
+        _check_regular(name, info)  # replaced between the check and the open
+        if info.st_size > limits.max_file_bytes:
+            raise ReadLimitError(
+                name, "file is", "max_file_bytes", info.st_size, limits.max_file_bytes
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_up_to(stream: Any, n: int) -> bytes:
+    """At most ``n`` bytes from ``stream`` (fewer only at its end)."""
+    parts, got = [], 0
+    while got < n:
+        part = stream.read(min(n - got, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _parse_npy_header(text: str, where: str, path: str) -> tuple[tuple, bool, np.dtype]:
+    try:
+        header = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        raise FileCheckError(path, f"{where} has an unreadable .npy header ({error})") from None
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise FileCheckError(
+            path, f"{where} has a bad .npy header: expected descr, fortran_order and shape"
+        )
+    shape, fortran = header["shape"], header["fortran_order"]
+    if not isinstance(shape, tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
+        raise FileCheckError(path, f"{where} has a bad .npy shape {shape!r:.80}")
+    if not isinstance(fortran, bool):
+        raise FileCheckError(path, f"{where} has a bad .npy fortran_order {fortran!r:.80}")
+    try:
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
+        raise FileCheckError(path, f"{where} has a bad .npy dtype ({error})") from None
+    return shape, fortran, dtype
+
+
+def _read_npy_stream(
+    stream: Any, stored: int, where: str, path: str, limits: ReadLimits
+) -> np.ndarray:
+    """One ``.npy`` array from ``stream``, which holds ``stored`` bytes: header checked first."""
+    prefix = _read_up_to(stream, 10)
+    if len(prefix) < 10 or not prefix.startswith(_NPY_MAGIC):
+        raise FileCheckError(path, f"{where} is not a .npy array (no .npy magic bytes)")
+    major = prefix[6]
+    if major == 1:
+        (header_len,), start = struct.unpack("<H", prefix[8:10]), 10
+    elif major in (2, 3):
+        (header_len,), start = struct.unpack("<I", prefix[8:10] + _read_up_to(stream, 2)), 12
+    else:
+        raise FileCheckError(path, f"{where} has an unsupported .npy version {major}.{prefix[7]}")
+    if header_len > limits.max_header_bytes:
+        raise ReadLimitError(
+            path,
+            f"{where} declares a .npy header of",
+            "max_header_bytes",
+            header_len,
+            limits.max_header_bytes,
+        )
+    raw = _read_up_to(stream, header_len)
+    if len(raw) < header_len:
+        raise FileCheckError(path, f"{where} is truncated inside its .npy header")
+    try:
+        text = raw.decode("utf-8" if major == 3 else "latin-1")
+    except UnicodeDecodeError as error:
+        raise FileCheckError(path, f"{where} has an unreadable .npy header ({error})") from None
+    shape, fortran, dtype = _parse_npy_header(text, where, path)
+    if dtype.hasobject:
+        raise FileCheckError(
+            path, f"{where} holds Python objects; refused (nothing is ever unpickled)"
+        )
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    if dtype.itemsize == 0 and count:
+        raise FileCheckError(path, f"{where} has a zero-width dtype {dtype}")
+    if nbytes > limits.max_array_bytes:
+        raise ReadLimitError(
+            path,
+            f"{where} declares shape {shape} of {dtype}:",
+            "max_array_bytes",
+            nbytes,
+            limits.max_array_bytes,
+        )
+    if start + header_len + nbytes != stored:
+        raise FileCheckError(
+            path,
+            f"{where} declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
+            f"{max(stored - start - header_len, 0)} bytes of data",
+        )
+    data = bytearray(nbytes)
+    view, got = memoryview(data), 0
+    while got < nbytes:
+        part = stream.read(min(nbytes - got, _CHUNK))
+        if not part:
+            raise FileCheckError(path, f"{where} is truncated: {got} of {nbytes} data bytes")
+        view[got : got + len(part)] = part
+        got += len(part)
+    if stream.read(1):  # also makes zipfile check the member's CRC
+        raise FileCheckError(path, f"{where} holds more bytes than its zip entry declares")
+    array = np.frombuffer(data, dtype=dtype)
+    if fortran:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
+
+
+def read_npy(path: str | os.PathLike, *, limits: ReadLimits | None = None) -> np.ndarray:
+    """Read one ``.npy`` file through the safe reader (see :func:`read_npz`)."""
+    limits = ReadLimits() if limits is None else limits
+    name = os.fspath(path)
+    with open_regular(name, limits=limits) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            return _read_npy_stream(f, size, "the array", name, limits)
+        except OSError as error:
+            raise FileCheckError(name, f"cannot be read ({error})") from None
+
+
+def _count_members(f: BinaryIO, name: str, size: int, limits: ReadLimits, kind: str) -> None:
+    """Refuse an archive with too many members, before ``zipfile`` parses its directory.
+
+    The count comes from the end-of-central-directory record (zip64 too); then
+    the central directory's entries are walked, without parsing them, up to
+    the limit, since ``zipfile`` reads as many as the directory's size holds,
+    whatever the record says.
+    """
+    not_zip = f"not {kind} (not a zip archive; it may be truncated)"
+    f.seek(0)
+    if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+        raise FileCheckError(name, f"holds a single .npy array, not {kind}")
+    tail_len = min(size, 22 + 0xFFFF)
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    # where zipfile looks: a record with no comment at the very end, else the last one
+    at = len(tail) - 22 if tail[-22:-18] == _ZIP_EOCD and tail[-2:] == b"\0\0" else -1
+    at = tail.rfind(_ZIP_EOCD) if at < 0 else at
+    if at < 0 or len(tail) - at < 22:
+        raise FileCheckError(name, not_zip)
+    _, _, _, _, count, cd_size, _, _ = struct.unpack("<4s4H2LH", tail[at : at + 22])
+    cd_end = size - tail_len + at
+    if (
+        cd_end >= 20 + 56
+    ):  # a zip64 locator and record before it replace the numbers (as in zipfile)
+        f.seek(cd_end - 20 - 56)
+        record_and_locator = f.read(56 + 20)
+        record, locator = record_and_locator[:56], record_and_locator[56:]
+        if locator[:4] == _ZIP_EOCD64_LOCATOR and record[:4] == _ZIP_EOCD64:
+            count, cd_size = struct.unpack("<2Q", record[32:48])
+            cd_end -= 20 + 56
+    if count > limits.max_members:
+        raise ReadLimitError(
+            name, "the archive holds", "max_members", count, limits.max_members, unit="member"
+        )
+    if cd_size > cd_end:
+        raise FileCheckError(name, f"not {kind} (its zip directory is damaged)")
+    start, pos, seen = cd_end - cd_size, 0, 0
+    while pos + 46 <= cd_size:
+        seen += 1
+        if seen > limits.max_members:
+            raise ReadLimitError(
+                name,
+                f"the archive's directory (its end record says {count}) holds at least",
+                "max_members",
+                seen,
+                limits.max_members,
+                unit="member",
+            )
+        f.seek(start + pos)
+        entry = f.read(46)
+        if len(entry) < 46 or entry[:4] != _ZIP_CENTRAL:
+            return  # zipfile reports the damage
+        name_len, extra_len, comment_len = struct.unpack("<3H", entry[28:34])
+        pos += 46 + name_len + extra_len + comment_len
+
+
+def _strip_npy(filename: str) -> str:
+    return filename[: -len(".npy")] if filename.endswith(".npy") else filename
+
+
+def read_npz(
+    path: str | os.PathLike,
+    *,
+    limits: ReadLimits | None = None,
+    expect: Iterable[str] | None = None,
+    optional: Iterable[str] = (),
+    kind: str = "an .npz archive",
+    stored_only: bool = False,
+    plain_names: bool = False,
+) -> dict[str, np.ndarray]:
+    """Read the arrays of an ``.npz`` file, treating it as untrusted input.
+
+    This is the one reader for every ``.npz`` the library opens. Nothing is
+    unpickled and every bound in ``limits`` is checked before the work it
+    bounds: a regular file of bounded size (no directory, pipe or device);
+    the number of members, from the zip's end record before the central
+    directory is parsed; the members' declared uncompressed sizes, together,
+    before anything is inflated, and again while inflating; each member's
+    ``.npy`` header (its length, no object dtype, its shape times its itemsize
+    within ``max_array_bytes`` and equal to the bytes stored) before its data
+    is allocated. Member names must be distinct once ``.npy`` is stripped
+    (``X`` and ``X.npy`` in one file are refused, not one silently chosen).
+
+    Args:
+        path: the file.
+        limits: the bounds; ``ReadLimits()`` (the defaults) when None.
+        expect: names (without ``.npy``) that must be present; only these and
+            ``optional`` are read. None reads every member.
+        optional: names read when present.
+        kind: what the file should be, for messages ("an .npz archive").
+        stored_only: refuse compressed members (xpnet's own files store them plain).
+        plain_names: every member must be ``NAME.npy`` with no ``/`` in NAME.
+
+    Returns:
+        name (``.npy`` stripped) -> NumPy array, in the archive's order.
+
+    Raises:
+        MissingFileError: no such file (a ``ValueError`` and a ``FileNotFoundError``).
+        ReadLimitError: a bound in ``limits`` is exceeded; names the field.
+        FileCheckError: anything else wrong; names the file and the member.
+    """
+    limits = ReadLimits() if limits is None else limits
+    name = os.fspath(path)
+    with open_regular(name, limits=limits) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            _count_members(f, name, size, limits, kind)
+            f.seek(0)
+            with zipfile.ZipFile(f) as zf:
+                return _read_members(zf, name, limits, expect, optional, stored_only, plain_names)
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            OSError,
+            EOFError,
+            KeyError,
+            RuntimeError,
+            NotImplementedError,
+            struct.error,
+        ) as error:
+            raise FileCheckError(
+                name, f"damaged archive ({type(error).__name__}: {error})"
+            ) from None
+
+
+def _read_members(
+    zf: zipfile.ZipFile,
+    name: str,
+    limits: ReadLimits,
+    expect: Iterable[str] | None,
+    optional: Iterable[str],
+    stored_only: bool,
+    plain_names: bool,
+) -> dict[str, np.ndarray]:
+    members: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in zf.infolist():
+        filename = info.filename
+        if plain_names and (not filename.endswith(".npy") or "/" in filename):
+            raise FileCheckError(
+                name, f"unexpected member {filename!r:.200} (expected NAME.npy members only)"
+            )
+        if info.flag_bits & 0x1:
+            raise FileCheckError(name, f"member {filename!r:.200} is encrypted; refused")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise FileCheckError(
+                name,
+                f"member {filename!r:.200} uses zip compression method {info.compress_type}; "
+                "only stored and deflated members are read (as numpy.savez writes them)",
+            )
+        if stored_only and info.compress_type != zipfile.ZIP_STORED:
+            raise FileCheckError(
+                name, f"member {filename!r:.200} is compressed; this file stores plain .npy members"
+            )
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise FileCheckError(name, f"member {filename!r:.200} has inconsistent sizes")
+        key = _strip_npy(filename)
+        if key in members:
+            raise FileCheckError(
+                name,
+                f"members {members[key].filename!r:.200} and {filename!r:.200} both name "
+                f"the array {key!r:.200}; refused (one would shadow the other)",
+            )
+        members[key] = info
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            raise ReadLimitError(
+                name,
+                "the members declare (uncompressed)",
+                "max_total_bytes",
+                total,
+                limits.max_total_bytes,
+            )
+    if expect is None:
+        wanted = list(members)
+    else:
+        required = list(expect)
+        missing = [key for key in required if key not in members]
+        if missing:
+            shown = sorted(members)[:20]
+            more = f" and {len(members) - 20} more" if len(members) > 20 else ""
+            raise FileCheckError(
+                name,
+                f"missing array(s) {', '.join(missing)}; expected {', '.join(required)}, "
+                f"the file has {shown}{more}",
+            )
+        wanted = required + [key for key in optional if key in members and key not in required]
+    arrays, inflated = {}, 0
+    for key in wanted:
+        info = members[key]
+        inflated += info.file_size  # the stream stops at the declared size
+        if inflated > limits.max_total_bytes:
+            raise ReadLimitError(
+                name, "the members read hold", "max_total_bytes", inflated, limits.max_total_bytes
+            )
+        with zf.open(info) as member:
+            arrays[key] = _read_npy_stream(
+                member, info.file_size, f"member {info.filename!r:.200}", name, limits
+            )
+    return arrays
+
+
 def _bad(path: Any, what: str) -> ValueError:
     return ValueError(f"{path}: {what}")
 
@@ -129,64 +594,21 @@ def read_archive(
         ``(meta, arrays)``; ``meta["format"]`` equals ``expected_format`` and
         its ``format_version`` is one this version reads.
 
+    The file goes through :func:`read_npz` (members stored plain, named
+    ``NAME.npy``; every byte bound is ``max_bytes``).
+
     Raises:
         ValueError: missing, oversized, not a zip, corrupted, object arrays,
             declared sizes that do not match the data, bad metadata.
     """
     path = Path(path)
     limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    size = path.stat().st_size
-    if size > limit:
-        raise _bad(path, f"file is {size} bytes, more than the {limit}-byte limit for a model file")
-    if not zipfile.is_zipfile(path):
-        raise _bad(path, "not an xpnet file (not an .npz zip archive); it may be truncated")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            names = [i.filename for i in infos]
-            if len(set(names)) != len(names):
-                raise _bad(path, "duplicate members in the archive")
-            total = 0
-            for info in infos:
-                if not info.filename.endswith(".npy") or "/" in info.filename:
-                    raise _bad(path, f"unexpected member {info.filename!r} in the archive")
-                # write_archive stores members uncompressed and unencrypted, so no member
-                # can claim more bytes than the file holds (no zip bomb, no huge allocation)
-                if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-                    raise _bad(
-                        path,
-                        f"member {info.filename!r} is compressed or encrypted; "
-                        "xpnet files store plain .npy members",
-                    )
-                if info.file_size != info.compress_size:
-                    raise _bad(path, f"member {info.filename!r} has inconsistent sizes")
-                total += info.file_size
-                if total > min(limit, size):
-                    raise _bad(
-                        path, f"members declare {total} bytes, more than the file's {size} bytes"
-                    )
-                with zf.open(info) as member:
-                    _check_member_header(path, info, member)
-            if _META + ".npy" not in names:
-                raise _bad(path, "no metadata ('meta' array): not an xpnet file")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except ValueError as e:
-        if str(e).startswith(str(path)):
-            raise
-        raise _bad(path, f"corrupted or crafted archive ({e})") from e
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        OSError,
-        EOFError,
-        KeyError,
-        RuntimeError,
-        NotImplementedError,
-    ) as e:
-        raise _bad(path, f"corrupted archive ({type(e).__name__}: {e})") from e
+    # members are stored plain, so no member can hold more than the file: every
+    # byte bound is the file's
+    limits = ReadLimits(max_file_bytes=limit, max_total_bytes=limit, max_array_bytes=limit)
+    arrays = read_npz(path, limits=limits, kind="an xpnet file", stored_only=True, plain_names=True)
+    if _META not in arrays:
+        raise _bad(path, "no metadata ('meta' array): not an xpnet file")
     raw = arrays.pop(_META)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _bad(path, "metadata must be a 1-D uint8 array of JSON text")
@@ -211,31 +633,6 @@ def read_archive(
             f"(1..{FORMAT_VERSION}); upgrade xpnet or re-save the model",
         )
     return meta, arrays
-
-
-def _check_member_header(path: Path, info: zipfile.ZipInfo, member: Any) -> None:
-    """Refuse object dtypes and declared shapes larger than the stored bytes."""
-    try:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    except ValueError as e:
-        raise _bad(path, f"member {info.filename!r} has a bad .npy header ({e})") from e
-    if dtype.hasobject:
-        raise _bad(
-            path, f"member {info.filename!r} holds Python objects; refused (never unpickled)"
-        )
-    count = math.prod(shape)
-    if count * dtype.itemsize > info.file_size:
-        raise _bad(
-            path,
-            f"member {info.filename!r} declares shape {shape} of {dtype} "
-            f"({count * dtype.itemsize} bytes) but stores only {info.file_size} bytes",
-        )
 
 
 def model_arrays(params: list, prefix: str = "") -> dict[str, np.ndarray]:
