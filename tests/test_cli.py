@@ -160,12 +160,22 @@ def test_train_without_tqdm_prints_one_line_per_epoch(tmp_path, monkeypatch):
     assert all("loss" in line and "test err" in line for line in epoch_lines)
 
 
+class _Terminal(io.StringIO):
+    """A captured stream that says it is a terminal (tqdm's bar is for terminals only)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_train_with_tqdm_shows_a_progress_bar_with_loss_and_accuracy(tmp_path):
     pytest.importorskip("tqdm")
-    code, stdout, err = run(
-        ["train", "--data", "moons", "--hidden", "5", "--epochs", "3", "--out", str(tmp_path)]
-        + ["--backend", "numpy"]
-    )
+    out, terminal = io.StringIO(), _Terminal()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(terminal):
+        code = cli.main(
+            ["train", "--data", "moons", "--hidden", "5", "--epochs", "3", "--out", str(tmp_path)]
+            + ["--backend", "numpy"]
+        )
+    stdout, err = out.getvalue(), terminal.getvalue()
     assert code == 0, err
     assert "loss=" in err and "acc=" in err and "test_acc=" in err
     assert not any(line.startswith("epoch 1/3  loss") for line in stdout.splitlines())

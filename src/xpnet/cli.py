@@ -67,6 +67,12 @@ _OPTION_OF = {
     "distributed": "--distributed",
     "random_state": "--seed",
     "backend": "--backend",
+    "tol": "--tol",
+    "n_iter_no_change": "--patience",
+    "validation_fraction": "--validation-fraction",
+    "early_stopping": "--early-stopping",
+    "checkpoint": "--checkpoint",
+    "resume": "--resume",
 }
 
 
@@ -90,16 +96,41 @@ def _for_option(option: str, error: BaseException) -> CommandError:
 
 
 def _estimator_error(error: BaseException) -> CommandError:
-    """An estimator's ValueError/TypeError, its ``param:`` prefix turned into the option."""
+    """An estimator's ValueError/TypeError worded for the command.
+
+    Its ``param:`` prefix becomes the option, and the estimator's spellings in the
+    rest of the message (``hidden_layer_sizes``, ``resume=True``, ...) become the
+    command's options.
+    """
     text = str(error)
     head, sep, rest = text.partition(":")
     if sep and head in _OPTION_OF:
-        text = f"{_OPTION_OF[head]} ({head}):{rest}"
+        text = f"{_OPTION_OF[head]} ({head}):{_as_options(rest)}"
     else:  # validation's form: "MLPClassifier: the 'momentum' parameter must be ..."
         named = re.search(r"the '(\w+)' parameter", text)
         if named and named.group(1) in _OPTION_OF:
             text = f"{_OPTION_OF[named.group(1)]} ({named.group(1)}):{rest}"
+        else:
+            text = _as_options(text)
     return CommandError(text)
+
+
+#: The estimator's keyword spellings in a message and what the command calls them.
+_SPOKEN = (
+    ("pass resume=False", "train without --resume"),
+    ("resume=False", "no --resume"),
+    ("resume=True", "--resume"),
+    ("checkpoint=PATH", "--checkpoint PATH"),
+)
+
+
+def _as_options(text: str) -> str:
+    for keyword, option in _SPOKEN:
+        text = text.replace(keyword, option)
+    for name, option in _OPTION_OF.items():
+        if "_" in name:  # plain words (alpha, backend, ...) stay words
+            text = re.sub(rf"'?\b{name}\b'?", option, text)
+    return text
 
 
 # ---------------------------------------------------------------------- parser
@@ -308,8 +339,29 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--early-stopping",
         action="store_true",
-        help="hold out 10%% of the training data as a validation set; stop when its "
-        "accuracy stops improving and keep the best parameters",
+        help="hold out --validation-fraction of the training data as a validation set; stop "
+        "when its score stops improving and keep the best parameters",
+    )
+    model.add_argument(
+        "--validation-fraction",
+        type=_float,
+        default=0.1,
+        metavar="F",
+        help="share of the training data held out by --early-stopping, in (0, 1)",
+    )
+    model.add_argument(
+        "--tol",
+        type=_float,
+        default=1e-4,
+        help="smallest improvement that counts (training loss, or the validation score "
+        "with --early-stopping)",
+    )
+    model.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="stop after N epochs in a row without an improvement larger than --tol",
     )
     model.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling, splits")
     where = train.add_argument_group("backend and output")
@@ -352,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help="continue from this checkpoint up to --epochs in all (implies --checkpoint PATH)",
+    )
+    where.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="write no checkpoint (a Ctrl-C then keeps nothing to resume from)",
     )
     where.add_argument("--quiet", action="store_true", help="print only errors and warnings")
 
@@ -506,6 +563,13 @@ def _resolve(spec: str) -> Any:
     try:
         return get_backend(spec)
     except (ValueError, TypeError, BackendUnavailableError) as e:
+        env = os.environ.get("XPNET_BACKEND", "").strip()
+        if str(spec).strip().lower() == "auto" and env and env.lower() != "auto":
+            # the spec came from the environment, not from --backend: name it so
+            said = str(_for_option("--backend", e)).removeprefix("--backend: ")
+            raise CommandError(
+                f"XPNET_BACKEND={env}: {said} (set XPNET_BACKEND to one of these, or unset it)"
+            ) from e
         raise _for_option("--backend", e) from e
 
 
@@ -600,6 +664,9 @@ def _estimator(args: argparse.Namespace) -> Any:
         l1=args.l1[0] if len(args.l1) == 1 else tuple(args.l1),
         l2=args.l2[0] if len(args.l2) == 1 else tuple(args.l2),
         early_stopping=args.early_stopping,
+        validation_fraction=args.validation_fraction,
+        tol=args.tol,
+        n_iter_no_change=args.patience,
         backend=args.backend,
         dtype=args.dtype,
         compile=args.compile,
@@ -613,6 +680,13 @@ def _estimator(args: argparse.Namespace) -> Any:
     return clf
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
 class _Progress:
     """Per-batch progress (tqdm when installed, else one line per epoch); reads no device."""
 
@@ -623,7 +697,9 @@ class _Progress:
         self.epoch = start_epoch
         self.bar = None
         self.tqdm = None
-        if not self.quiet:
+        # a terminal gets tqdm's redrawn bar; a redirected stderr (a log file, a pipe)
+        # would collect every carriage-return redraw, so it gets one plain line per epoch instead
+        if not self.quiet and _is_terminal(sys.stderr):
             try:
                 from tqdm import tqdm
             except ImportError:
@@ -734,6 +810,9 @@ def _train(args: argparse.Namespace) -> int:
     _say(
         args, f"xpnet {__version__}: backend {backend.describe()}" + (f"  [{note}]" if note else "")
     )
+    if args.no_checkpoint and (args.resume is not None or args.checkpoint is not None):
+        given = "--resume" if args.resume is not None else "--checkpoint"
+        raise CommandError(f"--no-checkpoint: cannot be combined with {given}; drop one of them")
     if args.resume is not None:
         checkpoint = Path(args.resume)
         if not checkpoint.is_file():
@@ -742,6 +821,8 @@ def _train(args: argparse.Namespace) -> int:
     else:
         checkpoint = Path(args.checkpoint) if args.checkpoint else out / "checkpoint.npz"
         start_epoch = 0
+    if args.no_checkpoint:
+        checkpoint = None
     data = _load_training_data(args)
     X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
     what = (
@@ -757,14 +838,15 @@ def _train(args: argparse.Namespace) -> int:
     try:
         if root:
             out.mkdir(parents=True, exist_ok=True)
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            if checkpoint is not None:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _for_option("--out", e) from e
     if start_epoch:
         _say(args, f"resuming from {checkpoint} after epoch {start_epoch}")
 
     progress = _Progress(args, start_epoch)
-    before = _mtime(checkpoint)
+    before = None if checkpoint is None else _mtime(checkpoint)
     started = time.perf_counter()
     try:
         clf.fit(
@@ -778,7 +860,9 @@ def _train(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         progress.close()
-        if _mtime(checkpoint) is not None and (start_epoch or _mtime(checkpoint) != before):
+        if checkpoint is None:
+            print("xpnet: interrupted; --no-checkpoint: nothing saved", file=sys.stderr)
+        elif _mtime(checkpoint) is not None and (start_epoch or _mtime(checkpoint) != before):
             # the estimator has said which epoch it holds
             print(
                 f"xpnet: to resume this run:\n  {_resume_command(args, checkpoint)}",

@@ -19,6 +19,7 @@ import inspect
 import math
 import numbers
 import sys
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -500,6 +501,7 @@ class BaseMLP:
         resume: bool = False,
         on_batch: Any = None,
         on_epoch: Any = None,
+        checkpoint_every: float = 0.0,
     ) -> BaseMLP:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
@@ -515,6 +517,10 @@ class BaseMLP:
             resume: continue from ``checkpoint`` when that file exists.
             on_batch: ``f(batch_index, n_batches)`` after each minibatch (counts only).
             on_epoch: ``f(epoch, row)`` after each epoch, ``row`` being its ``history_`` row.
+            checkpoint_every: seconds: at an epoch end, ``checkpoint`` is written only
+                when this long has passed since its last write (0: at every epoch end);
+                it is always written after the last epoch, and on an interrupt or a
+                divergence it is written with the last finished epoch.
 
         Returns:
             self.
@@ -526,6 +532,10 @@ class BaseMLP:
         """
         self._check_params()
         _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch)
+        if not isinstance(checkpoint_every, (int, float)) or not checkpoint_every >= 0:
+            raise ValueError(
+                f"checkpoint_every: expected a number of seconds >= 0, got {checkpoint_every!r}"
+            )
         comm = self._communicator()
         b = self._resolve_backend()
         if comm.size > 1 and b.is_gpu and isinstance(self.backend, str):
@@ -616,10 +626,28 @@ class BaseMLP:
         if checkpoint is not None:
             path = Path(checkpoint)
 
-            def on_checkpoint(st: TrainState) -> None:
+            last_epoch = run_start + int(self.max_iter)
+            written = {"at": time.monotonic(), "pending": None}
+
+            def write(st: TrainState) -> None:
                 if comm.is_root:  # one writer
                     self._write_checkpoint(path, st, seed, sizes, n, run_start, t_start)
                 self._checkpoint_epoch = st.epoch  # only once the file is in place
+                written["at"], written["pending"] = time.monotonic(), None
+
+            def on_checkpoint(st: TrainState) -> None:
+                due = time.monotonic() - written["at"] >= checkpoint_every
+                if due or st.stopped or st.epoch >= last_epoch:
+                    write(st)
+                else:
+                    written["pending"] = st.epoch
+
+            def flush(st: TrainState) -> None:
+                """After an interrupt: write the last finished epoch, if it is unwritten."""
+                if written["pending"] is not None and written["pending"] == st.epoch:
+                    write(st)
+
+            on_checkpoint.flush = flush  # type: ignore[attr-defined]
 
         self._checkpoint_epoch = None if ckpt is None else state.epoch
         first_row = 0 if ckpt is not None else len(state.history.get("train_loss", []))
@@ -840,9 +868,11 @@ class BaseMLP:
                     comm=comm if comm.size > 1 else None,
                 )
         except DivergenceError as e:
+            _flush_checkpoint(callbacks, state)
             self._adopt_state(e.state or state)
             raise
         except KeyboardInterrupt:
+            _flush_checkpoint(callbacks, state)
             self._adopt_state(state)
             self._say_interrupted(checkpoint)
             raise
@@ -1281,6 +1311,13 @@ class BaseMLP:
 
 
 # ---------------------------------------------------------------------- module helpers
+
+
+def _flush_checkpoint(callbacks: Callbacks, state: TrainState) -> None:
+    """Write the checkpoint an interval skipped (the state is its last finished epoch)."""
+    flush = getattr(callbacks.on_checkpoint, "flush", None)
+    if flush is not None:
+        flush(state)
 
 
 def _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch) -> None:
