@@ -465,6 +465,59 @@ def test_init_params_defaults_and_generator_seed():
     np.testing.assert_array_equal(g1[0][0], g2[0][0])
 
 
+@pytest.mark.parametrize("block", [1, 7, 1 << 20])
+def test_init_params_block_draws_equal_one_uniform_call(monkeypatch, block):
+    # the weights are numpy's own U(-bound, bound) stream, whatever the block size
+    monkeypatch.setattr(mlp, "_DRAW_BLOCK_VALUES", block)
+    sizes = (5, 9, 3)
+    rng = np.random.default_rng(21)
+    bounds = [math.sqrt(6.0 / 5), math.sqrt(6.0 / 9)]  # He et al. for relu
+    expected = [
+        rng.uniform(-bd, bd, size=(o, i)) for bd, i, o in zip(bounds, (5, 9), (9, 3), strict=True)
+    ]
+    for dtype, np_dtype in (("float64", np.float64), ("float32", np.float32)):
+        params = mlp.init_params(sizes, "relu", dtype=dtype, seed=21)
+        for (W, _), ref in zip(params, expected, strict=True):
+            assert W.dtype == np_dtype
+            np.testing.assert_array_equal(W, ref.astype(np_dtype))
+
+
+def test_init_params_float32_never_holds_the_network_in_float64():
+    import tracemalloc
+
+    n = 1500  # a 1500 x 1500 layer: 9 MB as float32, 18 MB as float64
+    tracemalloc.start()
+    try:
+        mlp.init_params((n, n, 2), dtype="float32", seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    float32_bytes = (n * n + 2 * n) * 4
+    assert peak < float32_bytes + (8 << 20) + (1 << 20)  # one float64 block of 8 MiB at most
+    assert peak < n * n * 8  # less than the layer in float64 alone
+
+
+@pytest.mark.parametrize("hidden", [(10**7,), (2000, 10**6), (10**9,)])
+def test_a_network_larger_than_the_memory_is_refused_before_allocating(monkeypatch, hidden):
+    import tracemalloc
+
+    monkeypatch.setattr(mlp, "_physical_memory", lambda: 1 << 30)  # a 1 GiB machine
+    sizes = (64, *hidden, 10)
+    count = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="hidden_layer_sizes") as info:
+            xpnet.MLPClassifier(hidden_layer_sizes=hidden, max_iter=1).fit(
+                np.zeros((10, 64)), np.arange(10)
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f"{count:,} parameters" in str(info.value)
+    assert f"{count * 4 / 2**30:,.1f} GiB as float32" in str(info.value)
+    assert peak < 64 << 20  # nothing of the network's size (>= 2.5 GiB) was allocated
+
+
 @pytest.mark.parametrize("sizes", [(3,), (), (3, 0, 2), (3, -1)])
 def test_init_params_rejects_bad_sizes(sizes):
     with pytest.raises(ValueError, match="sizes"):

@@ -115,6 +115,78 @@ def test_releasing_a_map_returns_its_pages(tmp_path):
     assert float(X_map[-1].sum()) == X_map.shape[1]  # still readable afterwards
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_a_shuffled_fit_keeps_the_resident_part_of_a_map_bounded(tmp_path, monkeypatch):
+    """Checks, shuffled epochs, a validation split and predict: never the whole file resident.
+
+    The resident size is read just before every release of the map's pages (the
+    moments it peaks) and after every minibatch; with a 4 MiB budget, a 64 MiB
+    file must never be more than a few MiB resident.
+    """
+    import os
+
+    from xpnet import backend as backend_module
+    from xpnet import train as train_module
+    from xpnet.estimators import base as base_module
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    peaks = []
+
+    def resident_bytes():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    original = backend_module.release_host_pages
+
+    def measured_release(x):
+        peaks.append(resident_bytes())
+        original(x)
+
+    for module in (backend_module, train_module, base_module):
+        monkeypatch.setattr(module, "release_host_pages", measured_release)
+    monkeypatch.setattr(backend_module, "RELEASE_BUDGET_BYTES", 4 << 20)
+
+    path = tmp_path / "wide.npy"
+    rows, cols = 1 << 13, 1 << 10  # 64 MiB of float64, 8 KiB rows
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(rows, cols))
+    for start in range(0, rows, 512):
+        out[start : start + 512] = RNG.normal(size=(512, cols))
+    del out
+    y = RNG.integers(0, 2, size=rows)
+    X_map = np.load(path, mmap_mode="r")
+    release_host_pages(X_map)  # nothing of the file resident at the start
+    kw = {"hidden_layer_sizes": (2,), "max_iter": 2, "batch_size": 256, "backend": "numpy"}
+    xpnet.MLPClassifier(**kw).fit(X_DATA, Y_CLASSES)  # imports and caches warmed up
+    before = resident_bytes()
+    clf = xpnet.MLPClassifier(early_stopping=True, random_state=0, **kw)
+    clf.fit(X_map, y, on_batch=lambda i, n: peaks.append(resident_bytes()))
+    clf.predict(X_map)
+    assert len(peaks) > 64  # releases and minibatches were both seen
+    assert max(peaks) - before < 16 << 20  # a 64 MiB file, never more than 16 MiB resident
+
+
+def test_rows_read_from_the_file_equal_numpy_indexing(tmp_path):
+    from xpnet.backend import gather_rows
+
+    data = RNG.normal(size=(97, 5)).astype(np.float32)
+    X_map = _memmap(tmp_path, data)
+    cases = [
+        RNG.permutation(97),
+        np.array([3, 3, -1, 0, 96]),  # repeats and a negative index
+        np.array([], dtype=np.int64),
+        slice(10, 60),
+        slice(None, None, 7),
+        slice(90, 200),
+    ]
+    for rows in cases:
+        got = gather_rows(X_map, rows)
+        assert type(got) is np.ndarray and got.dtype == data.dtype
+        np.testing.assert_array_equal(got, data[rows])
+    np.testing.assert_array_equal(gather_rows(X_map[5:], [0, 2]), data[5:][[0, 2]])  # a view
+    with pytest.raises(IndexError):
+        gather_rows(X_map, np.array([97]))
+
+
 def test_a_map_streams_even_when_the_device_has_room(tmp_path, monkeypatch):
     monkeypatch.setattr(Backend, "free_memory", lambda self: 1 << 40)
     X_map = _memmap(tmp_path, X_DATA)

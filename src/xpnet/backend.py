@@ -43,11 +43,12 @@ BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 
 INSTALL_HINTS = {
     "numpy": "pip install numpy",
-    "cupy": 'pip install "xpnet[cuda12]" (CUDA 12 driver) or "xpnet[cuda13]" (CUDA 13 driver), '
-    "on a machine with an NVIDIA GPU and driver",
-    "torch": 'pip install "xpnet[torch]" (for a GPU, the CUDA build from pytorch.org)',
-    "jax": 'pip install -e ".[jax]" (the CPU build; for a GPU, "jax[cuda12]")',
-    "array_api_strict": 'pip install "xpnet[strict]"',
+    "cupy": "pip install cupy-cuda12x (CUDA 12 driver) or cupy-cuda13x (CUDA 13 driver), "
+    'on a machine with an NVIDIA GPU and driver (from a clone: pip install -e ".[cuda12]")',
+    "torch": "pip install torch (CPU only: add --index-url https://download.pytorch.org/whl/cpu; "
+    'for a GPU, the CUDA build from pytorch.org; from a clone: pip install -e ".[torch]")',
+    "jax": 'pip install "jax[cpu]" (for a GPU, "jax[cuda12]"; from a clone: pip install -e ".[jax]")',
+    "array_api_strict": 'pip install array-api-strict (from a clone: pip install -e ".[strict]")',
 }
 
 _ALIASES = {
@@ -806,8 +807,158 @@ def backend_of(xp: Any, device: Any = None) -> Backend:
 
 # ----------------------------------------------------------------------------- data larger than memory
 
-#: Rows read from a memory-mapped X between two releases of its resident pages.
-RELEASE_EVERY_ROWS = 1 << 15
+#: Bytes of a memory-mapped X's pages a pass may touch between two releases.
+RELEASE_BUDGET_BYTES = 64 << 20
+
+#: The window of cached pages one page fault maps in (Linux's default fault_around_bytes).
+FAULT_AROUND_BYTES = 64 << 10
+
+
+def release_every_rows(x: Any) -> int:
+    """Rows of ``x`` to read at random between two :func:`release_host_pages` calls.
+
+    A page fault on a memory map also maps the cached pages around it (Linux's
+    fault-around: an aligned window of ``FAULT_AROUND_BYTES``), so a row read at
+    random can make resident every window it overlaps; the interval keeps what
+    the rows between two releases can touch within ``RELEASE_BUDGET_BYTES``.
+    """
+    windows_per_row = -(-_row_bytes(x) // FAULT_AROUND_BYTES) + 1
+    return max(1, RELEASE_BUDGET_BYTES // (windows_per_row * FAULT_AROUND_BYTES))
+
+
+def gather_rows(x: Any, rows: Any) -> Any:
+    """``x[rows]`` (an index array or a slice) as an array in memory.
+
+    From a read-only ``.npy`` memory map the rows are read from the file with
+    ``os.preadv``: nothing of the file is mapped into the process, so its
+    resident memory does not grow with the pages read (the page cache keeps
+    them, as it would for any file read). Other memory maps are indexed, their
+    pages released every :func:`release_every_rows` rows.
+    """
+    source = _file_rows(x)
+    if source is not None:
+        return _pread_rows(x, rows, *source)
+    if isinstance(rows, slice):
+        return x[rows, ...]  # the array API's spelling of a row slice
+    if not is_out_of_core(x):
+        return x[rows]
+    rows = np.asarray(rows)
+    step = release_every_rows(x)
+    if rows.shape[0] <= step:
+        return x[rows]
+    out = np.empty((int(rows.shape[0]), *tuple(x.shape[1:])), dtype=x.dtype)
+    for start in range(0, int(rows.shape[0]), step):
+        out[start : start + step] = x[rows[start : start + step]]
+        release_host_pages(x)
+    return out
+
+
+#: id(memory map) -> a file descriptor open on its file, closed with the map.
+_OPEN_FILES: dict[int, int] = {}
+
+
+def _close_file(key: int, fd: int) -> None:
+    _OPEN_FILES.pop(key, None)
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _attach_file(x: np.memmap, fd: int) -> None:
+    """Read ``x``'s rows through ``fd`` from now on (closed when ``x`` is collected)."""
+    import weakref
+
+    _OPEN_FILES[id(x)] = fd
+    weakref.finalize(x, _close_file, id(x), fd)
+
+
+def _file_rows(x: Any) -> tuple[int, int, int] | None:
+    """(fd, file offset of row 0, bytes per row) of a read-only C-ordered ``.npy`` map."""
+    import mmap
+
+    if (
+        not isinstance(x, np.memmap)
+        or not isinstance(x.base, mmap.mmap)  # the map itself, not a view of it
+        or x.mode != "r"
+        or x.ndim < 1
+        or not x.flags.c_contiguous
+        or not hasattr(os, "preadv")
+    ):
+        return None
+    fd = _OPEN_FILES.get(id(x))
+    if fd is None:
+        if not x.filename:
+            return None
+        try:
+            fd = os.open(x.filename, os.O_RDONLY)
+        except OSError:
+            return None
+        if os.fstat(fd).st_size < int(x.offset) + int(x.nbytes):  # not the file it maps
+            os.close(fd)
+            return None
+        _attach_file(x, fd)
+    return fd, int(x.offset), _row_bytes(x)
+
+
+def _pread_rows(x: np.memmap, rows: Any, fd: int, offset: int, row_bytes: int) -> np.ndarray:
+    n = int(x.shape[0])
+    if isinstance(rows, slice):
+        start, stop, stride = rows.indices(n)
+        if stride == 1:
+            out = np.empty((max(0, stop - start), *x.shape[1:]), dtype=x.dtype)
+            if out.size:
+                _pread_exactly(
+                    fd, memoryview(out.reshape(-1)).cast("B"), offset + start * row_bytes
+                )
+            return out
+        rows = np.arange(start, stop, stride)
+    index = np.asarray(rows)
+    if index.ndim != 1 or index.dtype.kind not in "iu":
+        return np.asarray(x[rows])
+    index = np.where(index < 0, index + n, index)
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise IndexError(f"row index out of range for {n} rows")
+    out = np.empty((int(index.shape[0]), *x.shape[1:]), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    buffer = memoryview(out.reshape(-1)).cast("B")
+    for j, i in enumerate(index.tolist()):
+        _pread_exactly(fd, buffer[j * row_bytes : (j + 1) * row_bytes], offset + i * row_bytes)
+    return out
+
+
+def _pread_exactly(fd: int, buffer: memoryview, position: int) -> None:
+    while len(buffer):
+        got = os.preadv(fd, [buffer], position)
+        if got <= 0:
+            raise OSError(f"the memory-mapped file ended {len(buffer)} bytes early")
+        buffer, position = buffer[got:], position + got
+
+
+def _row_bytes(x: Any) -> int:
+    row_bytes = int(np.dtype(getattr(x, "dtype", np.float64)).itemsize)
+    for extent in getattr(x, "shape", ())[1:]:
+        row_bytes *= int(extent)
+    return max(1, row_bytes)
+
+
+def block_rows(x: Any) -> int:
+    """Rows of ``x`` in ``RELEASE_BUDGET_BYTES``: a block of a sequential pass."""
+    return max(1, RELEASE_BUDGET_BYTES // _row_bytes(x))
+
+
+def host_blocks(x: Any, rows: int | None = None) -> Any:
+    """``x[i : i + rows]`` block by block; a memory map's pages are released after each.
+
+    ``rows`` defaults to the rows of ``RELEASE_BUDGET_BYTES``, so a sequential pass
+    over a memory map never holds more than that budget of its pages.
+    """
+    if rows is None:
+        rows = block_rows(x)
+    for start in range(0, int(x.shape[0]), rows):
+        yield gather_rows(x, slice(start, start + rows))
+        release_host_pages(x)
 
 
 def is_dask_array(x: Any) -> bool:
@@ -838,7 +989,7 @@ class HostRows:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self.base[self.rows[key]])
+        return np.asarray(gather_rows(self.base, self.rows[key]))
 
 
 def release_host_pages(x: Any) -> None:
@@ -887,17 +1038,25 @@ def spool_dask(X: Any, name: str = "X") -> np.memmap:
     if dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numeric data, got a dask array of dtype {dtype}")
     handle, path = tempfile.mkstemp(prefix="xpnet-", suffix=".npy")
-    os.close(handle)
     try:
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        start = 0
-        for rows in band_rows:
-            stop = start + int(rows)
-            out[start:stop] = np.asarray(X[start:stop].compute())
-            start = stop
-        out.flush()
-        del out
+        with os.fdopen(handle, "wb") as f:  # written, not mapped: nothing stays resident
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False}
+            np.lib.format.write_array_header_2_0(f, {**header, "shape": shape})
+            start = 0
+            for rows in band_rows:
+                stop = start + int(rows)
+                block = np.ascontiguousarray(np.asarray(X[start:stop].compute()), dtype=dtype)
+                if block.shape != (stop - start, *shape[1:]):
+                    raise ValueError(
+                        f"{name}: a dask block of rows {start}:{stop} computed to shape "
+                        f"{block.shape}, not its declared {(stop - start, *shape[1:])}"
+                    )
+                if block.size:
+                    f.write(memoryview(block.reshape(-1)).cast("B"))
+                start = stop
         spooled = np.load(path, mmap_mode="r")
+        fd = os.open(path, os.O_RDONLY)  # rows are read through it once the name is gone
+        _attach_file(spooled, fd)
     finally:
         try:
             os.unlink(path)

@@ -47,7 +47,8 @@ EXIT_INTERRUPTED = 130
 CHECK_BACKENDS = ("numpy", "array_api_strict", "torch:cpu", "torch:cuda", "cupy")
 
 _PLOT_HINT = (
-    'matplotlib is not installed: pip install "xpnet[plot]" gives curves.png and regions.png'
+    'matplotlib is not installed: pip install matplotlib (from a clone: pip install -e ".[plot]") '
+    "gives curves.png and regions.png"
 )
 
 # estimator parameter -> the option that sets it, so an estimator's message names the option

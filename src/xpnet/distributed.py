@@ -71,7 +71,7 @@ __all__ = [
     "refuse_unrequested_launch",
 ]
 
-MPI_INSTALL_HINT = 'pip install "xpnet[mpi]" (from a source checkout: pip install -e ".[mpi]")'
+MPI_INSTALL_HINT = 'pip install mpi4py mpich threadpoolctl (from a clone: pip install -e ".[mpi]")'
 
 #: Set to ``"host"`` or ``"device"`` to override the CUDA-aware detection.
 STAGING_ENV = "XPNET_MPI_STAGING"

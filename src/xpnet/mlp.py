@@ -8,7 +8,7 @@ number of hidden layers. For one hidden layer::
     h_s = act(h_a)
     o_a = h_s W2^T + b2         (eq. (2.2), batched)
     o_s = softmax(o_a)          (eq. (2.3))
-    R~  = mean_i L_i + sum_k (l1_k sum|W_k| + l2_k sum W_k^2)   (eq. (2.5), (2.18))
+    objective = mean_i L_i + sum_k (l1_k sum|W_k| + l2_k sum W_k^2)   (eq. (2.5), (2.18))
 
 ``params`` is a list of ``(W, b)`` pairs, one per layer, W of shape
 (out, in) and b of shape (out,). Every function is pure and written against
@@ -18,9 +18,11 @@ the array API: it works on any backend's arrays.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 from array_api_compat import array_namespace
 
 from . import backend as _backend
@@ -70,11 +72,16 @@ def init_params(
     device: Any = None,
     dtype: Any = "float32",
     seed: Any = None,
+    *,
+    name: str = "sizes",
 ) -> Params:
     """Random initial parameters for layer sizes ``(d, h_1, ..., h_k, m)``.
 
     Weights are drawn uniformly on the host (``numpy.random.Generator``), so
-    every backend starts from the same numbers; biases start at 0.
+    every backend starts from the same numbers; biases start at 0. The draws
+    are float64 taken a block at a time and stored in the training dtype, so a
+    float32 network never exists in float64; a network whose parameters alone
+    exceed the machine's memory is refused before anything is allocated.
 
     Args:
         sizes: input size, hidden sizes, number of classes (at least two entries).
@@ -83,24 +90,91 @@ def init_params(
         device: target device (default: the namespace's default).
         dtype: ``"float32"`` (default) or ``"float64"``, or a dtype of ``xp``.
         seed: int, None or a ``numpy.random.Generator``.
+        name: what the sizes are called in error messages (the estimators pass
+            ``"hidden_layer_sizes"``).
 
     Returns:
         ``[(W1, b1), ..., (Wk+1, bk+1)]`` with W of shape (out, in), b of shape (out,).
+
+    Raises:
+        ValueError: a size below 1, or a network too large for the memory (the
+            message gives its parameter count and size).
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ValueError(f"sizes: expected at least two positive layer sizes, got {sizes}")
+        raise ValueError(f"{name}: expected at least two positive layer sizes, got {sizes}")
     act = get_activation(activation).name
     b = _backend.get_backend("numpy") if xp is None else _backend.backend_of(xp, device)
+    dt = b.dtype(dtype)
+    host_dtype = np.dtype(np.float32 if dt == b.xp.float32 else np.float64)
+    _check_network_size(sizes, host_dtype, name)
     rng = _backend.host_rng(seed)
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         bound = _init_bound(act, fan_in, fan_out)
-        W = rng.uniform(-bound, bound, size=(fan_out, fan_in))
-        params.append(
-            (b.asarray(W, dtype), b.xp.zeros(fan_out, dtype=b.dtype(dtype), device=b.device))
-        )
+        W = _draw_uniform(rng, bound, (fan_out, fan_in), host_dtype, sizes, name)
+        params.append((b.asarray(W, dt), b.xp.zeros(fan_out, dtype=dt, device=b.device)))
+        del W
     return params
+
+
+#: Rows of float64 draws per block in ``init_params`` (at most ~8 MiB of float64 at a time).
+_DRAW_BLOCK_VALUES = 1 << 20
+
+
+def _draw_uniform(
+    rng: np.random.Generator,
+    bound: float,
+    shape: tuple[int, int],
+    dtype: np.dtype,
+    sizes: Sequence[int],
+    name: str,
+) -> np.ndarray:
+    """U(-bound, bound) of ``shape`` in ``dtype``, drawn in float64 blocks of rows.
+
+    The generator yields the same float64 stream as one ``rng.uniform(size=shape)``
+    call, so the weights do not depend on the block size; only a block at a time
+    exists in float64, and the whole matrix exists only in the training dtype.
+    """
+    rows, cols = shape
+    try:
+        W = np.empty(shape, dtype=dtype)
+    except MemoryError:
+        raise ValueError(_size_message(sizes, dtype, name, "could not be allocated")) from None
+    step = max(1, _DRAW_BLOCK_VALUES // cols)
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        W[start:stop] = rng.uniform(-bound, bound, size=(stop - start, cols))
+    return W
+
+
+def _parameter_count(sizes: Sequence[int]) -> int:
+    return sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def _size_message(sizes: Sequence[int], dtype: np.dtype, name: str, why: str) -> str:
+    n = _parameter_count(sizes)
+    gib = n * dtype.itemsize / 2**30
+    return (
+        f"{name}: the network {tuple(sizes)} has {n:,} parameters, {gib:,.1f} GiB as "
+        f"{dtype.name}, which {why}; choose smaller hidden layers"
+    )
+
+
+def _physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_network_size(sizes: Sequence[int], dtype: np.dtype, name: str) -> None:
+    """Refuse, before any allocation, a network whose parameters alone exceed the memory."""
+    memory = _physical_memory()
+    if memory is not None and _parameter_count(sizes) * dtype.itemsize > memory:
+        why = f"is more than this machine's {memory / 2**30:,.1f} GiB of memory"
+        raise ValueError(_size_message(sizes, dtype, name, why))
 
 
 def layer_sizes(params: Params) -> tuple[int, ...]:
@@ -186,7 +260,7 @@ def objective(
     xp: Any = None,
     loss: Any = "softmax_cross_entropy",
 ) -> tuple[Array, Params, Array | None]:
-    """The regularised risk R~ of a batch, its gradients and dR~/dX.
+    """The penalised objective of a batch (eq. (2.18)), its gradients and its gradient in X.
 
     Args:
         params: ``[(W, b), ...]``.
@@ -196,7 +270,7 @@ def objective(
             validated here).
         activation: hidden activation.
         l1, l2: elastic-net strengths, one float or one per weight matrix (eq. (2.18)).
-        input_grad: also compute dR~/dX.
+        input_grad: also compute the objective's gradient in X (eq. (2.17)).
         loss: ``"softmax_cross_entropy"`` (eq. (2.4)) or ``"squared_error"``
             (eq. (2.19)), or a ``losses.Loss``.
 

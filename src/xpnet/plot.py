@@ -1,7 +1,7 @@
 """Plots for training runs: learning curves and decision regions.
 
-matplotlib is optional (``pip install "xpnet[plot]"``) and imported only when a
-function here is called. Figures are made with ``matplotlib.figure.Figure``
+matplotlib is optional (``pip install matplotlib``, or ``pip install -e ".[plot]"``
+from a clone) and imported only when a function here is called. Figures are made with ``matplotlib.figure.Figure``
 and its Agg canvas, never through ``pyplot``: nothing here changes the global
 matplotlib backend or opens a window, so the functions work on a headless
 server, in a script and in a notebook (which displays a returned Figure).
@@ -51,7 +51,7 @@ def _figure(figsize: tuple[float, float]) -> Any:
         from matplotlib.figure import Figure
     except ImportError as e:
         raise ImportError(
-            'xpnet.plot needs matplotlib: pip install "xpnet[plot]" (or matplotlib)'
+            'xpnet.plot needs matplotlib: pip install matplotlib (from a clone: pip install -e ".[plot]")'
         ) from e
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
@@ -88,7 +88,7 @@ def learning_curves(
         The ``matplotlib.figure.Figure``.
 
     The training curve is what the epoch measured while it trained: the mean
-    minibatch objective R~ (penalty included) and the running minibatch error.
+    minibatch objective of eq. (2.18) (penalty included) and the running minibatch error.
     Validation and eval-set curves are the cross-entropy (no penalty) and the
     error of the parameters at the end of each epoch.
     """

@@ -29,7 +29,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import RELEASE_EVERY_ROWS, host_arange, release_host_pages
+from .backend import (
+    block_rows,
+    gather_rows,
+    host_arange,
+    is_out_of_core,
+    release_every_rows,
+    release_host_pages,
+)
 from .optim import current_learning_rate, scale_learning_rate
 from .step import Step, StepSpec
 
@@ -197,7 +204,7 @@ class Callbacks:
 def _take_rows(data: EpochData, rows: Any, backend: Any, xp: Any) -> tuple[Array, Array, Any]:
     """Rows of X, y and w: a device ``take`` with an index array, or a slice."""
     if data.on_host:
-        X, y = data.X[rows], data.y[rows]
+        X, y = gather_rows(data.X, rows), data.y[rows]
         w = None if data.w is None else backend.asarray(data.w[rows], data.dtype)
         return backend.asarray(X, data.dtype), backend.asarray(y, _host_target_dtype(data)), w
     if isinstance(rows, slice):
@@ -234,9 +241,11 @@ def evaluate(
     run = run or make_evaluate(spec, xp)
     loss_sum: Any = 0.0
     metric_sum: Any = 0.0
+    if data.on_host and is_out_of_core(data.X):  # a memory map: blocks within the page budget
+        chunk = min(chunk, block_rows(data.X))
     for start in range(0, n, chunk):
         Xb, yb, _ = _take_rows(data, slice(start, min(start + chunk, n)), backend, xp)
-        if data.on_host and (start // chunk) % max(1, RELEASE_EVERY_ROWS // chunk) == 0:
+        if data.on_host:
             release_host_pages(data.X)  # a memory-mapped X does not stay resident
         chunk_loss, chunk_metric = run(params, Xb, yb)
         loss_sum, metric_sum = loss_sum + chunk_loss, metric_sum + chunk_metric
@@ -436,6 +445,7 @@ def _run_epoch(step, params, opt_state, data, config, rng, backend, on_batch, co
     losses: list = []
     metrics: list = []
     pending_rows = 0
+    release_batches = max(1, release_every_rows(data.X) // batch) if data.on_host else 1
     for b in range(n_batches):
         start = b * batch
         stop = min(start + batch, n)
@@ -451,7 +461,7 @@ def _run_epoch(step, params, opt_state, data, config, rng, backend, on_batch, co
             params, opt_state, loss, metric_b = step.step(
                 params, opt_state, Xb, yb, wb, float(scales[b])
             )
-        if data.on_host and (b + 1) % max(1, RELEASE_EVERY_ROWS // batch) == 0:
+        if data.on_host and (b + 1) % release_batches == 0:
             release_host_pages(data.X)  # a memory-mapped X does not stay resident
         losses.append(loss)
         metrics.append(metric_b)

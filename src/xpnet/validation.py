@@ -263,22 +263,18 @@ def validate_params(constraints: dict, params: dict, owner: str) -> None:
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _all_finite_host(X: np.ndarray, rows: int = 8192) -> bool:
+def _all_finite_host(X: np.ndarray, rows: int | None = None) -> bool:
     """True when no element of X is NaN or inf; checked in blocks of rows."""
-    from .backend import release_host_pages
+    from .backend import host_blocks  # a memory-mapped X read once does not stay resident
 
-    finite = all(bool(np.isfinite(X[i : i + rows]).all()) for i in range(0, X.shape[0], rows))
-    release_host_pages(X)  # a memory-mapped X read once does not stay resident
-    return finite
+    return all(bool(np.isfinite(block).all()) for block in host_blocks(X, rows))
 
 
-def _max_abs_host(X: np.ndarray, rows: int = 8192) -> float:
+def _max_abs_host(X: np.ndarray, rows: int | None = None) -> float:
     """max |X|, in blocks of rows (a memory-mapped X is never loaded whole)."""
-    from .backend import release_host_pages
+    from .backend import host_blocks
 
-    biggest = max(float(np.max(np.abs(X[i : i + rows]))) for i in range(0, X.shape[0], rows))
-    release_host_pages(X)
-    return biggest
+    return max(float(np.max(np.abs(block))) for block in host_blocks(X, rows))
 
 
 def _detach(X: Any) -> Any:

@@ -36,10 +36,12 @@ from ..backend import (
     Backend,
     BackendUnavailableError,
     HostRows,
+    gather_rows,
     get_backend,
     host_rng,
     is_dask_array,
     is_out_of_core,
+    release_every_rows,
     release_host_pages,
     spool_dask,
     to_numpy,
@@ -618,7 +620,9 @@ class BaseMLP:
         else:
             t_start = run_start = 0
             opt = self._optimizer(n_train, batch, 0)
-            params = init_params(sizes, self.activation, b.xp, b.device, self.dtype, rng)
+            params = init_params(
+                sizes, self.activation, b.xp, b.device, self.dtype, rng, name="hidden_layer_sizes"
+            )
             state = TrainState(params=params, opt_state=opt.init(params))
             loss_curve, val_scores = [], []
         self._adopt_data(b, d, names, X)
@@ -706,7 +710,15 @@ class BaseMLP:
         if first:
             self._seed = self._draw_seed()
             self._rng = host_rng(self._seed)
-            params = init_params(sizes, self.activation, b.xp, b.device, self.dtype, self._rng)
+            params = init_params(
+                sizes,
+                self.activation,
+                b.xp,
+                b.device,
+                self.dtype,
+                self._rng,
+                name="hidden_layer_sizes",
+            )
             state = TrainState(params=params, opt_state=opt.init(params))
             loss_curve: list = []
         else:
@@ -1093,8 +1105,9 @@ class BaseMLP:
         params = self._device_params(b)
         outs = []
         n = int(X.shape[0])
-        for start in range(0, n, _PREDICT_CHUNK):
-            chunk = X[start : min(start + _PREDICT_CHUNK, n), ...]
+        rows = min(_PREDICT_CHUNK, release_every_rows(X)) if is_out_of_core(X) else _PREDICT_CHUNK
+        for start in range(0, n, rows):
+            chunk = gather_rows(X, slice(start, min(start + rows, n)))
             logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
             outs.append(logits)
             release_host_pages(X)  # a memory-mapped X does not stay resident
