@@ -57,7 +57,7 @@ def test_plots_never_touch_pyplot_or_the_global_backend(tmp_path):
 
 def test_learning_curves_without_matplotlib_says_how_to_install_it(monkeypatch):
     hide_matplotlib(monkeypatch)
-    with pytest.raises(ImportError, match=r'pip install "xpnet\[plot\]"'):
+    with pytest.raises(ImportError, match="pip install matplotlib"):
         plot.learning_curves(HISTORY)
 
 
@@ -95,6 +95,57 @@ def test_learning_curves_accept_a_fitted_estimator(moons_clf):
         line for line in fig.axes[0].get_lines() if line.get_label().startswith("train")
     ]
     np.testing.assert_allclose(train_loss.get_ydata(), clf.history_["train_loss"])
+
+
+def _legend(ax):
+    legend = ax.get_legend()
+    return legend.get_title().get_text(), [t.get_text() for t in legend.get_texts()]
+
+
+def test_learning_curves_report_the_kept_epoch_and_mark_it():
+    pytest.importorskip("matplotlib")
+    fig = plot.learning_curves(HISTORY, kept_epoch=3)
+    ax_loss, ax_err = fig.axes
+    title, loss_texts = _legend(ax_loss)
+    assert title == "kept model (epoch 3)"
+    assert "train (objective during the epoch): 0.6" in loss_texts  # epoch 3, not 4 (0.5)
+    assert "validation: 0.8" in loss_texts
+    assert "validation: 15.00%" in _legend(ax_err)[1]
+    dotted = [line for line in ax_err.get_lines() if line.get_linestyle() == ":"]
+    assert [line.get_xdata()[0] for line in dotted] == [3]
+    assert _legend(plot.learning_curves(HISTORY).axes[0])[0] == "final value"
+    with pytest.raises(ValueError, match="kept_epoch"):
+        plot.learning_curves(HISTORY, kept_epoch=9)
+
+
+def test_an_early_stopped_model_reports_the_parameters_it_kept():
+    pytest.importorskip("matplotlib")
+    X, y = datasets.make_moons(200, 0.3, seed=1)
+    clf = MLPClassifier(
+        (8,),
+        max_iter=60,
+        learning_rate_init=0.05,
+        early_stopping=True,
+        n_iter_no_change=8,
+        random_state=0,
+        backend="numpy",
+    ).fit(X, y)
+    errors = np.asarray(clf.history_["val_error"])
+    assert errors[-1] > errors.min()  # the last epoch is not the kept one
+    _, texts = _legend(plot.learning_curves(clf).axes[1])
+    kept_error = 100 * (1 - clf.best_validation_score_)  # the estimator's own record
+    assert f"validation: {kept_error:.2f}%" in texts
+
+
+def test_short_runs_get_whole_epoch_ticks():
+    pytest.importorskip("matplotlib")
+    history = {key: values[:3] for key, values in HISTORY.items()}
+    fig = plot.learning_curves(history)
+    fig.canvas.draw()  # the locator runs at draw time
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks)
 
 
 def test_learning_curves_reject_an_empty_history():

@@ -935,7 +935,7 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
             f"{clf.backend_} {args.dtype}"
         )
         curves = out / "curves.png"
-        plot.learning_curves(clf.history_, curves, title=title)
+        plot.learning_curves(clf, curves, title=title)  # early stopping: the kept epoch
         written.append(curves)
         if data["X"].shape[1] == 2 and args.task == "classification":
             regions = out / "regions.png"

@@ -70,10 +70,25 @@ def _set_names(history: Mapping[str, Sequence[float]]) -> list[str]:
     return sorted(names, key=lambda name: order.get(name, 2))
 
 
+def _kept_epoch(model: Any, history: Mapping[str, Sequence[float]]) -> int | None:
+    """The epoch whose parameters an early-stopped estimator kept (its best validation score)."""
+    if not getattr(model, "early_stopping", False):
+        return None
+    if history.get("val_error"):
+        best = int(np.argmin(np.asarray(history["val_error"], dtype=float)))  # first best
+    elif history.get("val_r2"):
+        best = int(np.argmax(np.asarray(history["val_r2"], dtype=float)))
+    else:
+        return None
+    epochs = history.get("epoch") or range(1, len(history["val_loss"]) + 1)
+    return int(list(epochs)[best])
+
+
 def learning_curves(
     history: Mapping[str, Sequence[float]] | Any,
     path: str | os.PathLike | None = None,
     title: str | None = None,
+    kept_epoch: int | None = None,
 ) -> Any:
     """Loss and error per epoch for train, validation and each eval set: two panels.
 
@@ -83,6 +98,10 @@ def learning_curves(
         path: write the figure here (PNG, or any format matplotlib knows from
             the extension); None writes nothing.
         title: the figure's title.
+        kept_epoch: the epoch whose parameters the model kept; the legends give
+            that epoch's values, and a dotted line marks it. Given a fitted
+            estimator with ``early_stopping=True``, it is the epoch of the best
+            validation score (the one early stopping keeps); otherwise the last.
 
     Returns:
         The ``matplotlib.figure.Figure``.
@@ -93,14 +112,25 @@ def learning_curves(
     error of the parameters at the end of each epoch.
     """
     if not isinstance(history, Mapping):
-        history = getattr(history, "history_", None)
+        model, history = history, getattr(history, "history_", None)
         if not isinstance(history, Mapping):
             raise TypeError("history: expected a dict such as clf.history_, or a fitted estimator")
+        if kept_epoch is None:
+            kept_epoch = _kept_epoch(model, history)
     names = _set_names(history)
     if not names or not history.get(f"{names[0]}_loss"):
         raise ValueError("history: no epochs recorded (expected keys like 'train_loss')")
     n_epochs = len(history[f"{names[0]}_loss"])
     epochs = np.asarray(history.get("epoch") or range(1, n_epochs + 1), dtype=float)
+    at = n_epochs - 1  # the row the legends report
+    if kept_epoch is not None:
+        matches = np.flatnonzero(epochs == kept_epoch)
+        if not matches.size:
+            raise ValueError(
+                f"kept_epoch: epoch {kept_epoch} is not in the history "
+                f"(epochs {epochs[0]:.0f} to {epochs[-1]:.0f})"
+            )
+        at = int(matches[0])
 
     fig = _figure((11.0, 4.4))
     ax_loss, ax_err = fig.subplots(1, 2)
@@ -113,10 +143,10 @@ def learning_curves(
         style = {"color": color, "linewidth": 1.8, "marker": "o" if n_epochs <= 30 else None}
         style["markersize"] = 3.5
         loss_label = f"{label} (objective during the epoch)" if name == "train" else label
-        ax_loss.plot(epochs, loss, label=f"{loss_label}: {loss[-1]:.3g}", **style)
+        ax_loss.plot(epochs, loss, label=f"{loss_label}: {loss[at]:.3g}", **style)
         if err.size:
             err_label = f"{label} (during the epoch)" if name == "train" else label
-            ax_err.plot(epochs, 100.0 * err, label=f"{err_label}: {100 * err[-1]:.2f}%", **style)
+            ax_err.plot(epochs, 100.0 * err, label=f"{err_label}: {100 * err[at]:.2f}%", **style)
             if name == "val" and n_epochs > 1:  # what early stopping selects on
                 best = int(np.argmin(err))
                 ax_err.plot(
@@ -158,10 +188,17 @@ def learning_curves(
         if 0 < later and 2.5 * later < max(float(e.max()) for e in errors):
             ax_err.set_ylim(0.0, 125.0 * later)
             ax_err.set_title("Error rate (zoomed in: early epochs are off the top)")
+    from matplotlib.ticker import MaxNLocator
+
+    kept = at != n_epochs - 1
+    legend_title = f"kept model (epoch {epochs[at]:.0f})" if kept else "final value"
     for ax in (ax_loss, ax_err):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize="small", title="final value", title_fontsize="small")
+        if kept:
+            ax.axvline(epochs[at], color="0.35", linestyle=":", linewidth=1.2)
+        ax.legend(fontsize="small", title=legend_title, title_fontsize="small")
         if n_epochs == 1:
             ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
     if title:
