@@ -909,7 +909,7 @@ def _pread_rows(x: np.memmap, rows: Any, fd: int, offset: int, row_bytes: int) -
             out = np.empty((max(0, stop - start), *x.shape[1:]), dtype=x.dtype)
             if out.size:
                 _pread_exactly(
-                    fd, memoryview(out.reshape(-1)).cast("B"), offset + start * row_bytes
+                    fd, out.reshape(-1).data.cast("B"), offset + start * row_bytes
                 )
             return out
         rows = np.arange(start, stop, stride)
@@ -922,7 +922,7 @@ def _pread_rows(x: np.memmap, rows: Any, fd: int, offset: int, row_bytes: int) -
     out = np.empty((int(index.shape[0]), *x.shape[1:]), dtype=x.dtype)
     if out.size == 0:
         return out
-    buffer = memoryview(out.reshape(-1)).cast("B")
+    buffer = out.reshape(-1).data.cast("B")
     for j, i in enumerate(index.tolist()):
         _pread_exactly(fd, buffer[j * row_bytes : (j + 1) * row_bytes], offset + i * row_bytes)
     return out
@@ -1052,7 +1052,7 @@ def spool_dask(X: Any, name: str = "X") -> np.memmap:
                         f"{block.shape}, not its declared {(stop - start, *shape[1:])}"
                     )
                 if block.size:
-                    f.write(memoryview(block.reshape(-1)).cast("B"))
+                    f.write(block.reshape(-1).data.cast("B"))
                 start = stop
         spooled = np.load(path, mmap_mode="r")
         fd = os.open(path, os.O_RDONLY)  # rows are read through it once the name is gone

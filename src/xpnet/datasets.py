@@ -227,7 +227,7 @@ def train_test_split(
 # ---------------------------------------------------------------- IDX (MNIST)
 
 #: IDX type codes (third byte of the magic number) -> big-endian NumPy dtype.
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
