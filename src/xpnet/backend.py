@@ -908,9 +908,7 @@ def _pread_rows(x: np.memmap, rows: Any, fd: int, offset: int, row_bytes: int) -
         if stride == 1:
             out = np.empty((max(0, stop - start), *x.shape[1:]), dtype=x.dtype)
             if out.size:
-                _pread_exactly(
-                    fd, out.reshape(-1).data.cast("B"), offset + start * row_bytes
-                )
+                _pread_exactly(fd, out.reshape(-1).data.cast("B"), offset + start * row_bytes)
             return out
         rows = np.arange(start, stop, stride)
     index = np.asarray(rows)
