@@ -496,8 +496,8 @@ def test_info_reports_gpu_memory_from_the_backend():
 
 def test_predict_applies_the_scaling_that_train_used(tmp_path, capsys):
     """Train on a CSV (standardised on the training split), then predict raw rows: the
-    predictions equal the model's on rows standardised by hand with the training split's
-    mean and standard deviation."""
+    model file carries the training split's mean and standard deviation (NumPy float64
+    reference), and its predictions equal the network's on rows standardised by hand."""
     X, y = datasets.make_moons(120, 0.1, seed=1)
     X = X * [50.0, 0.01] + [1000.0, -3.0]  # far from standardised
     data = tmp_path / "raw.csv"
@@ -508,29 +508,28 @@ def test_predict_applies_the_scaling_that_train_used(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--data", str(data), "--hidden", "8", "--epochs", "20", "--out", str(out)]
     assert cli.main(argv + ["--backend", "numpy", "--quiet"]) == 0
-    assert (out / "scaling.npz").exists()
+    assert not (out / "scaling.npz").exists()  # the model file carries it
     X_train, _, _, _ = datasets.train_test_split(X, y, 0.2, 0, stratify=True)
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     clf = MLPClassifier.load(out / "model.npz", backend="numpy")
-    expected = np.asarray(clf.predict((X - mean) / std))
+    np.testing.assert_allclose(clf.standardizer_.mean_, mean, rtol=1e-14)
+    np.testing.assert_allclose(clf.standardizer_.scale_, std, rtol=1e-12)
+    assert clf.feature_names_in_.tolist() == ["a", "b"]
+    raw = MLPClassifier.load(out / "model.npz", backend="numpy")
+    raw.standardizer_ = None  # the bare network, fed by hand
+    expected = np.asarray(raw.predict((X - mean) / std))
     capsys.readouterr()
     code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert [int(v) for v in captured.out.splitlines()] == expected.tolist()
-    # --no-scaling feeds the raw values
-    assert (
-        cli.main(
-            ["predict", "--model", str(out / "model.npz"), "--data", str(data), "--no-scaling"]
-        )
-        == 0
-    )
-    raw = [int(v) for v in capsys.readouterr().out.splitlines()]
-    assert raw == np.asarray(clf.predict(X)).tolist()
-    # a damaged scaling file is refused, naming the option
-    (out / "scaling.npz").write_bytes(b"not a zip")
-    code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
-    assert code == 2 and "--scaling" in capsys.readouterr().err
+    # the model standardises its input itself: --no-scaling and --scaling are refused
+    for extra, option in (
+        (["--no-scaling"], "--no-scaling"),
+        (["--scaling", "s.npz"], "--scaling"),
+    ):
+        code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data), *extra])
+        assert code == 2 and option in capsys.readouterr().err
 
 
 def test_train_task_regression_on_a_csv_then_predict(tmp_path):
