@@ -13,8 +13,10 @@ The rules:
   update of the mean and the sum of squared deviations, so one block gives
   exactly NumPy's ``X.mean(axis=0)`` and ``X.std(axis=0)`` (the population
   standard deviation, as scikit-learn's ``StandardScaler``);
-* a feature of zero variance (a standard deviation at most ``10 * eps`` times
-  its mean, i.e. constant up to rounding) gets scale 1, so it maps to 0;
+* a feature of zero variance gets scale 1, so it maps to 0; zero up to
+  rounding, by scikit-learn's ``StandardScaler`` bound ``var <= n eps var +
+  (n eps mean)^2`` (n rows, eps of float64), as a constant column's computed
+  variance is rarely exactly 0;
 * the map is applied in float64 and the result is cast to the dtype the model
   computes in; a memory-mapped X is standardised a minibatch at a time on its
   way to the device (``StandardizedRows``), never as a whole copy, with the
@@ -106,7 +108,9 @@ class Standardizer:
             release_host_pages(X)  # a memory-mapped X does not stay resident
         var = m2 / count
         scale = np.sqrt(var)
-        scale[scale <= 10 * _EPS * np.abs(mean)] = 1.0  # zero variance (0 <= 0 included)
+        # zero variance up to rounding, by scikit-learn's bound (0 <= 0 included)
+        constant = var <= count * _EPS * var + (count * mean * _EPS) ** 2
+        scale[constant] = 1.0
         self.mean_, self.scale_, self.var_ = mean, scale, var
         self.n_samples_seen_, self.n_features_in_, self.learned = count, d, True
         return self
