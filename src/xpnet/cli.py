@@ -191,14 +191,18 @@ TRAIN_HELP = """\
 Train an MLP classifier (or, with --task regression, a regressor) and write the
 run to --out:
 
-  model.npz     the model (load with xpnet.MLPClassifier.load or
-                xpnet.MLPRegressor.load, or `xpnet predict`)
-  scaling.npz   the input scaling below (`xpnet predict` applies it)
+  model.npz     the model, with its input scaling, feature names and label
+                column: the file alone is enough (load with
+                xpnet.MLPClassifier.load or xpnet.MLPRegressor.load, or
+                `xpnet predict`)
   history.csv   one row per epoch: loss and error of train / validation / test,
                 learning rate, seconds
   curves.png    learning curves (needs matplotlib)
   regions.png   decision regions, for data with 2 features (needs matplotlib)
   checkpoint.npz  the state at the last epoch end (or --checkpoint PATH)
+
+Every file written is listed; files an earlier run left in --out and this run
+did not write again are removed (and said so).
 
 Data: 'digits' (8x8 digits, embedded), 'moons' (two moons, 200 points),
 'mnist:DIR' (the four MNIST IDX files in DIR, with their own test set), or a
@@ -212,8 +216,8 @@ rate 0.001, batch "auto" (min(200, n)), alpha 1e-4, 200 epochs.
 
 Scaling: digits are divided by 16 and MNIST by 255 (pixels in [0, 1]); other
 data are standardised with the training set's mean and standard deviation.
-The scaling is written to scaling.npz beside the model, and `xpnet predict`
-applies it to new data.
+The model applies the scaling itself (the estimator's standardize) and keeps
+it in model.npz, so `xpnet predict` takes raw data.
 
 Ctrl-C stops training: the checkpoint of the last finished epoch is kept,
 and `xpnet train ... --resume PATH` continues from it.
@@ -223,13 +227,21 @@ PREDICT_HELP = """\
 Predict the labels of the rows of FILE with a model written by `xpnet train`.
 
 FILE.npz holds an array X (and optionally y); FILE.csv has a header row and
-numeric feature columns (a --label column, if present, is not a feature).
-When labels are present the accuracy is printed to stderr. The input scaling
-that `xpnet train` used is read from scaling.npz beside the model (or
---scaling FILE) and applied; --no-scaling feeds the features as they are.
+numeric feature columns. The label column (the one the model file names, or
+--label COL) is dropped by name when present, and its labels give the
+accuracy (R^2 for a regressor), printed to stderr. The other columns are
+matched to the model's features by name, in any order; missing, extra or
+repeated columns are refused, naming them. A model without feature names
+takes the columns in order.
+
+The model file carries its input scaling. A model file of format version 1
+(older xpnet) does not: its scaling is read from scaling.npz beside it (or
+--scaling FILE), with a warning when there is none; --no-scaling feeds the
+features as they are.
 
 Output: one prediction per line on stdout, or to --output FILE (.csv with a
-header, .npy, or .txt); with --proba, the class probabilities instead.
+header, .npy, or .txt); with --proba, the class probabilities instead, after
+a header line of the class names (p_CLASS,...) on stdout and in a .csv.
 """
 
 CHECK_HELP = """\
@@ -428,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scaling",
         default=None,
         metavar="FILE",
-        help="input scaling written by `xpnet train` (default: scaling.npz beside the model)",
+        help="the scaling.npz of a format-1 model (default: scaling.npz beside the model)",
     )
     predict.add_argument(
         "--no-scaling", action="store_true", help="use the features as they are, unscaled"

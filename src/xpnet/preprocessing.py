@@ -34,9 +34,9 @@ import numpy as np
 
 from .backend import HostRows, release_host_pages, to_numpy
 
-__all__ = ["Standardizer", "StandardizedRows", "BLOCK_ELEMENTS"]
+__all__ = ["Standardizer", "BLOCK_ELEMENTS"]
 
-#: Values per block (rows x features) when the statistics are learned or applied: 32 MiB of float64.
+#: Values per block of rows (rows times features) as statistics are learned or applied, 32 MiB of float64.
 BLOCK_ELEMENTS = 1 << 22
 
 _EPS = float(np.finfo(np.float64).eps)
