@@ -55,7 +55,8 @@ class Standardizer:
             feature of zero variance (the given scale).
         var_: float64 (n_features,), the per-feature variance; None when given (or
             read from a model file, which keeps only the mean and the scale).
-        n_samples_seen_: the number of rows it was learned from (0 when given).
+        n_samples_seen_: the number of rows it was learned from (0 when given);
+            the statistics are weighted when ``fit`` is given ``sample_weight``.
         n_features_in_: the number of features.
         learned: True when learned by ``fit``, False when given to ``from_stats``.
 
@@ -76,11 +77,18 @@ class Standardizer:
     n_features_in_: int
     learned: bool
 
-    def fit(self, X: Any) -> Standardizer:
+    def fit(self, X: Any, sample_weight: Any = None) -> Standardizer:
         """Learn the mean and scale of each column of ``X`` (n, d) in one pass, in blocks.
 
-        ``X``: any backend's 2-D array or a memory-mapped array (blocks of rows are
-        copied to the host one at a time). Returns self.
+        Args:
+            X: any backend's 2-D array or a memory-mapped array (blocks of rows are
+                copied to the host one at a time).
+            sample_weight: one weight >= 0 per row (a weight of 2 counts the row
+                twice), or None: the weighted mean and variance, as scikit-learn's
+                ``StandardScaler`` computes them. All-zero weights count every row once.
+
+        Returns:
+            self.
         """
         shape = tuple(X.shape)
         if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
@@ -88,18 +96,32 @@ class Standardizer:
                 f"X: expected a non-empty 2-D array (n_samples, n_features), got {shape}"
             )
         n, d = int(shape[0]), int(shape[1])
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None and (w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0)):
+            raise ValueError(f"sample_weight: expected {n} finite weights >= 0, one per row")
+        if w is not None and not w.sum() > 0:
+            w = None
         step = _block_rows(d)
-        count = 0
+        count = 0.0
         mean = np.zeros(d)
         m2 = np.zeros(d)
         for start in range(0, n, step):
-            block = np.asarray(to_numpy(X[start : min(start + step, n), ...]), dtype=np.float64)
-            k = int(block.shape[0])
-            block_mean = block.mean(axis=0)
-            block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+            stop = min(start + step, n)
+            block = np.asarray(to_numpy(X[start:stop, ...]), dtype=np.float64)
+            if w is None:
+                k = float(block.shape[0])
+                block_mean = block.mean(axis=0)
+                block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+            else:
+                bw = w[start:stop, None]
+                k = float(bw.sum())
+                if k == 0:
+                    continue
+                block_mean = (bw * block).sum(axis=0) / k
+                block_m2 = (bw * (block - block_mean) ** 2).sum(axis=0)
             if count == 0:
                 mean, m2 = block_mean, block_m2
-            else:  # Chan, Golub and LeVeque's pairwise update
+            else:  # Chan, Golub and LeVeque's pairwise update (weights as counts)
                 total = count + k
                 delta = block_mean - mean
                 mean = mean + delta * (k / total)
@@ -109,10 +131,10 @@ class Standardizer:
         var = m2 / count
         scale = np.sqrt(var)
         # zero variance up to rounding, by scikit-learn's bound (0 <= 0 included)
-        constant = var <= count * _EPS * var + (count * mean * _EPS) ** 2
+        constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
         scale[constant] = 1.0
         self.mean_, self.scale_, self.var_ = mean, scale, var
-        self.n_samples_seen_, self.n_features_in_, self.learned = count, d, True
+        self.n_samples_seen_, self.n_features_in_, self.learned = n, d, True
         return self
 
     @classmethod

@@ -213,7 +213,8 @@ class BaseMLP:
             weight matrix, added once per minibatch objective on top of ``alpha``.
         standardize: False (the features as they are), True: ``fit`` learns each
             feature's mean and standard deviation (float64, on the host, in one
-            pass; zero-variance features get scale 1) into ``standardizer_``,
+            pass, weighted by ``sample_weight``; zero-variance features get
+            scale 1) into ``standardizer_``,
             and every ``predict`` / ``score`` / export applies them first; or a
             fitted ``xpnet.preprocessing.Standardizer`` (e.g.
             ``Standardizer.from_stats(0, 255, d)`` for pixels), applied as given.
@@ -575,7 +576,7 @@ class BaseMLP:
                 f"these data and hidden_layer_sizes need {list(sizes)}; set warm_start=False "
                 "to start over"
             )
-        standardizer = self._standardizer_for(X, keep=warm)
+        standardizer = self._standardizer_for(X, weights, keep=warm)
         if ckpt is not None:
             seed = ckpt["seed"]
         elif warm and getattr(self, "_seed", None) is not None:
@@ -717,7 +718,7 @@ class BaseMLP:
             self._check_features(X, names)
         targets = targets_of(n, first)
         weights = check_sample_weight(sample_weight, n)
-        standardizer = self._standardizer_for(X, keep=not first)
+        standardizer = self._standardizer_for(X, weights, keep=not first)
         train_data = self._epoch_data(
             b, X, targets, weights, None, self._must_stream(b, X), standardizer
         )
@@ -967,8 +968,8 @@ class BaseMLP:
 
     # ------------------------------------------------------------------ helpers for fit
 
-    def _standardizer_for(self, X: Any, keep: bool) -> Standardizer | None:
-        """The input standardisation of this fit: learned from ``X``, given, kept, or None.
+    def _standardizer_for(self, X: Any, weights: Any, keep: bool) -> Standardizer | None:
+        """The input standardisation of this fit: learned from ``X`` (weighted), given, kept, or None.
 
         ``keep`` (a warm fit, a later partial_fit): the model's statistics stay, and
         ``standardize`` must still say whether there are any.
@@ -995,7 +996,7 @@ class BaseMLP:
             return copy.deepcopy(wanted)
         if not wanted:
             return None
-        return Standardizer().fit(X)
+        return Standardizer().fit(X, weights)
 
     def _draw_seed(self) -> int:
         rs = self.random_state
