@@ -47,7 +47,7 @@ def _block_rows(n_features: int) -> int:
 
 
 class Standardizer:
-    """Per-feature standardisation x -> (x - mean_) / scale_, in float64 on the host.
+    """Per-feature standardisation ``x -> (x - mean_) / scale_``, in float64 on the host.
 
     Attributes after ``fit`` (or ``from_stats``):
         mean_: float64 (n_features,), the per-feature mean (the given offset).
@@ -175,7 +175,7 @@ class Standardizer:
     def transform(self, X: Any, dtype: Any = "float64") -> np.ndarray:
         """``(X - mean_) / scale_`` computed in float64, returned as a host array of ``dtype``.
 
-        ``X`` (n, n_features_in_): any backend's array, or rows of a memory-mapped
+        ``X`` of shape ``(n, n_features_in_)``: any backend's array, or rows of a memory-mapped
         file; processed in blocks of rows (one float64 block at a time beside the result).
         """
         self._check_fitted()
