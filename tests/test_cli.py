@@ -665,7 +665,8 @@ def test_proba_to_stdout_has_a_header_with_the_class_names(csv_run):
     np.testing.assert_allclose(proba, model.predict_proba(csv_run["X"]), rtol=1e-7, atol=0)
 
 
-def test_a_count_mismatch_on_a_model_without_names_mentions_label(tmp_path):
+def test_a_count_mismatch_on_a_model_without_names_mentions_label(tmp_path, monkeypatch):
+    hide_matplotlib(monkeypatch)  # no pictures needed here
     X, y = datasets.make_moons(60, 0.1, seed=0)
     np.savez(tmp_path / "d.npz", X=X, y=y)
     out = tmp_path / "run"
