@@ -267,3 +267,17 @@ def test_scikit_learns_sample_weight_equivalence_holds_with_standardize():
         random_state=0, standardize=True,
     )  # fmt: skip
     checks.check_sample_weight_equivalence_on_dense_data("MLPClassifier", clf)
+
+
+def test_in_memory_data_streamed_for_lack_of_device_memory_is_standardised_the_same(monkeypatch):
+    from xpnet.backend import Backend
+
+    params = dict(
+        hidden_layer_sizes=(5,), max_iter=2, batch_size=64, random_state=4, backend="numpy",
+        dtype="float64", standardize=True,
+    )  # fmt: skip
+    resident = xpnet.MLPClassifier(**params).fit(X_RAW, Y)
+    monkeypatch.setattr(Backend, "free_memory", lambda self: 1024)  # too small: stream
+    streamed = xpnet.MLPClassifier(**params).fit(X_RAW, Y)
+    for (W, b), (V, c) in zip(streamed.params_, resident.params_, strict=True):
+        assert np.array_equal(W, V) and np.array_equal(b, c)
