@@ -211,6 +211,7 @@ API_MODULES = [
     ("xpnet.compile", "compiling the step where the backend can"),
     ("xpnet.distributed", "data-parallel training over MPI"),
     ("xpnet.backend", "backend specs, devices, host randomness"),
+    ("xpnet.preprocessing", "the input standardisation that model files carry"),
     ("xpnet.estimators.classifier", "MLPClassifier: softmax outputs and class labels"),
     ("xpnet.estimators.regressor", "MLPRegressor: identity outputs and the squared loss"),
     ("xpnet.estimators.base", "the estimators' shared base: fitting, checkpoints, files"),

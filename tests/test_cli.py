@@ -68,7 +68,9 @@ def test_train_on_default_data_writes_a_model_that_classifies_the_digits(digits_
     assert digits_run["code"] == 0, digits_run["stderr"]
     model = MLPClassifier.load(digits_run["out"] / "model.npz", backend="numpy")
     _, X_test, _, y_test = digits_split()
-    accuracy = float(np.mean(np.asarray(model.predict(X_test)) == y_test))
+    # the model file divides by 16 itself: it takes raw pixels
+    assert model.standardizer_.scale_.tolist() == [16.0] * 64
+    accuracy = float(np.mean(np.asarray(model.predict(16.0 * X_test)) == y_test))
     assert accuracy > 0.8
     # the printed test error is that model's error on that split
     last = [line for line in digits_run["stdout"].splitlines() if line.startswith("error:")][-1]
@@ -496,8 +498,8 @@ def test_info_reports_gpu_memory_from_the_backend():
 
 def test_predict_applies_the_scaling_that_train_used(tmp_path, capsys):
     """Train on a CSV (standardised on the training split), then predict raw rows: the
-    predictions equal the model's on rows standardised by hand with the training split's
-    mean and standard deviation."""
+    model file carries the training split's mean and standard deviation (NumPy float64
+    reference), and its predictions equal the network's on rows standardised by hand."""
     X, y = datasets.make_moons(120, 0.1, seed=1)
     X = X * [50.0, 0.01] + [1000.0, -3.0]  # far from standardised
     data = tmp_path / "raw.csv"
@@ -508,29 +510,28 @@ def test_predict_applies_the_scaling_that_train_used(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--data", str(data), "--hidden", "8", "--epochs", "20", "--out", str(out)]
     assert cli.main(argv + ["--backend", "numpy", "--quiet"]) == 0
-    assert (out / "scaling.npz").exists()
+    assert not (out / "scaling.npz").exists()  # the model file carries it
     X_train, _, _, _ = datasets.train_test_split(X, y, 0.2, 0, stratify=True)
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     clf = MLPClassifier.load(out / "model.npz", backend="numpy")
-    expected = np.asarray(clf.predict((X - mean) / std))
+    np.testing.assert_allclose(clf.standardizer_.mean_, mean, rtol=1e-14)
+    np.testing.assert_allclose(clf.standardizer_.scale_, std, rtol=1e-12)
+    assert clf.feature_names_in_.tolist() == ["a", "b"]
+    raw = MLPClassifier.load(out / "model.npz", backend="numpy")
+    raw.standardizer_ = None  # the bare network, fed by hand
+    expected = np.asarray(raw.predict((X - mean) / std))
     capsys.readouterr()
     code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert [int(v) for v in captured.out.splitlines()] == expected.tolist()
-    # --no-scaling feeds the raw values
-    assert (
-        cli.main(
-            ["predict", "--model", str(out / "model.npz"), "--data", str(data), "--no-scaling"]
-        )
-        == 0
-    )
-    raw = [int(v) for v in capsys.readouterr().out.splitlines()]
-    assert raw == np.asarray(clf.predict(X)).tolist()
-    # a damaged scaling file is refused, naming the option
-    (out / "scaling.npz").write_bytes(b"not a zip")
-    code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data)])
-    assert code == 2 and "--scaling" in capsys.readouterr().err
+    # the model standardises its input itself: --no-scaling and --scaling are refused
+    for extra, option in (
+        (["--no-scaling"], "--no-scaling"),
+        (["--scaling", "s.npz"], "--scaling"),
+    ):
+        code = cli.main(["predict", "--model", str(out / "model.npz"), "--data", str(data), *extra])
+        assert code == 2 and option in capsys.readouterr().err
 
 
 def test_train_task_regression_on_a_csv_then_predict(tmp_path):
@@ -561,3 +562,182 @@ def test_a_regression_without_task_is_not_guessed(tmp_path):
     csv_path.write_text("a,label\n1,0.5\n2,1.5\n3,2.5\n4,0.25\n5,1.0\n", encoding="utf-8")
     code, _, err = run(["train", "--data", str(csv_path), "--out", str(tmp_path / "o")])
     assert code == 2 and "--data" in err and "integer" in err
+
+
+# ---------------------------------------------------------------------- a model file that carries its pipeline
+
+
+def _write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    """``xpnet train`` on a CSV with three features far from standardised and the
+    labels in a column named 'klass'."""
+    root = tmp_path_factory.mktemp("csvrun")
+    X, y = datasets.make_moons(150, 0.1, seed=4)
+    noise = np.random.default_rng(4).normal(size=(150, 1))
+    X = np.hstack([X, noise]) * [40.0, 0.02, 3.0] + [500.0, -7.0, 1.0]
+    rows = [[a, b, c, int(t)] for (a, b, c), t in zip(X.tolist(), y, strict=True)]
+    data = _write_csv(root / "train.csv", ["a", "b", "c", "klass"], rows)
+    out = root / "run"
+    argv = ["train", "--data", str(data), "--label", "klass", "--hidden", "8", "--epochs", "30"]
+    code, _, err = run(argv + ["--out", str(out), "--backend", "numpy", "--quiet"])
+    assert code == 0, err
+    return {"root": root, "X": X, "y": y, "data": data, "out": out}
+
+
+def _predict(model, data, *extra):
+    code, stdout, err = run(["predict", "--model", str(model), "--data", str(data), *extra])
+    return code, stdout, err
+
+
+def test_a_model_file_copied_alone_predicts_as_in_its_run_directory(csv_run, tmp_path):
+    """With or without the label column: the same predictions, equal to the model's
+    on the raw rows; the copied file needs nothing beside it."""
+    X, y = csv_run["X"], csv_run["y"]
+    assert sorted(p.name for p in csv_run["out"].iterdir()) == [
+        "checkpoint.npz",
+        "curves.png",
+        "history.csv",
+        "model.npz",
+    ]
+    model = MLPClassifier.load(csv_run["out"] / "model.npz", backend="numpy")
+    assert model.feature_names_in_.tolist() == ["a", "b", "c"]
+    expected = np.asarray(model.predict(X)).tolist()
+    code, at_home, err = _predict(csv_run["out"] / "model.npz", csv_run["data"])
+    assert code == 0, err
+    assert [int(v) for v in at_home.split()] == expected
+    assert f"accuracy {np.mean(np.array(expected) == y):.4f}" in err  # 'klass' read as labels
+    alone = tmp_path / "elsewhere" / "model.npz"
+    alone.parent.mkdir()
+    alone.write_bytes((csv_run["out"] / "model.npz").read_bytes())
+    code, copied, err = _predict(alone, csv_run["data"])
+    assert code == 0, err
+    assert copied == at_home and "warning" not in err
+    unlabelled = _write_csv(tmp_path / "new.csv", ["a", "b", "c"], X.tolist())
+    code, copied, err = _predict(alone, unlabelled)
+    assert code == 0, err
+    assert copied == at_home and "accuracy" not in err
+
+
+def test_reordered_columns_are_matched_by_name(csv_run, tmp_path):
+    X, y = csv_run["X"], csv_run["y"]
+    code, expected, err = _predict(csv_run["out"] / "model.npz", csv_run["data"])
+    assert code == 0, err
+    rows = [[int(t), c, a, b] for (a, b, c), t in zip(X.tolist(), y, strict=True)]
+    shuffled = _write_csv(tmp_path / "shuffled.csv", ["klass", "c", "a", "b"], rows)
+    code, got, err = _predict(csv_run["out"] / "model.npz", shuffled)
+    assert code == 0, err
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "header, named",
+    [
+        (["a", "b"], "missing ['c']"),
+        (["a", "b", "c", "d"], "extra ['d']"),
+        (["a", "b", "target"], "missing ['c']; extra ['target']"),
+        (["a", "b", "b"], "repeated ['b']"),
+    ],
+    ids=["missing", "extra", "renamed", "repeated"],
+)
+def test_missing_or_extra_columns_exit_2_naming_them(csv_run, tmp_path, header, named):
+    data = _write_csv(tmp_path / "bad.csv", header, [[1.0] * len(header)] * 3)
+    code, stdout, err = _predict(csv_run["out"] / "model.npz", data)
+    assert code == 2 and stdout == ""
+    assert "--data" in err and named in err and "['a', 'b', 'c']" in err and "--label" in err
+    assert "Traceback" not in err
+
+
+def test_proba_to_stdout_has_a_header_with_the_class_names(csv_run):
+    code, stdout, err = _predict(csv_run["out"] / "model.npz", csv_run["data"], "--proba")
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0] == "p_0,p_1"
+    proba = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    model = MLPClassifier.load(csv_run["out"] / "model.npz", backend="numpy")
+    np.testing.assert_allclose(proba, model.predict_proba(csv_run["X"]), rtol=1e-7, atol=0)
+
+
+def test_a_count_mismatch_on_a_model_without_names_mentions_label(tmp_path, monkeypatch):
+    hide_matplotlib(monkeypatch)  # no pictures needed here
+    X, y = datasets.make_moons(60, 0.1, seed=0)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out = tmp_path / "run"
+    code, _, err = run(
+        ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "2", "--out", str(out)]
+    )
+    assert code == 0, err
+    data = _write_csv(tmp_path / "l.csv", ["x1", "x2", "species"], [[0.1, 0.2, 1]] * 3)
+    code, _, err = _predict(out / "model.npz", data)
+    assert code == 2
+    assert "3 features" in err and "expecting 2" in err and "--label COL" in err
+    code, stdout, err = _predict(out / "model.npz", data, "--label", "species")
+    assert code == 0 and len(stdout.split()) == 3
+
+
+def _version_1_model(path):
+    """A model file of format version 1, by its documented layout (no standardisation)."""
+    rng = np.random.default_rng(9)
+    W0, b0 = rng.normal(size=(5, 2)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    W1, b1 = rng.normal(size=(2, 5)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    meta = {
+        "format": xio.MODEL_FORMAT,
+        "format_version": 1,
+        "estimator": "MLPClassifier",
+        "activation": "tanh",
+        "dtype": "float32",
+        "layer_sizes": [2, 5, 2],
+        "hyperparams": {"hidden_layer_sizes": [5], "backend": "numpy"},
+    }
+    arrays = {"W0": W0, "b0": b0, "W1": W1, "b1": b1, "classes": np.array([0, 1])}
+    xio.write_archive(path, meta, arrays)
+    return lambda X: np.argmax(
+        np.tanh(X @ W0.T.astype(float) + b0) @ W1.T.astype(float) + b1, axis=1
+    )
+
+
+def test_a_version_1_model_still_uses_the_scaling_file_beside_it(tmp_path):
+    network = _version_1_model(tmp_path / "model.npz")
+    offset, scale = np.array([100.0, -2.0]), np.array([50.0, 0.5])
+    xio.write_archive(  # scaling.npz's documented layout
+        tmp_path / "scaling.npz",
+        {"format": cli.SCALING_FORMAT, "format_version": 1, "how": "standardised"},
+        {"offset": offset, "scale": scale},
+    )
+    X = np.random.default_rng(1).normal(size=(40, 2)) * scale + offset
+    data = _write_csv(tmp_path / "x.csv", ["u", "v"], X.tolist())
+    code, stdout, err = _predict(tmp_path / "model.npz", data)
+    assert code == 0, err
+    assert [int(v) for v in stdout.split()] == network((X - offset) / scale).tolist()
+    # copied alone, it cannot know its scaling: it says so instead of predicting silently
+    (tmp_path / "scaling.npz").unlink()
+    code, stdout, err = _predict(tmp_path / "model.npz", data)
+    assert code == 0 and "warning" in err and "scaling.npz" in err
+    assert [int(v) for v in stdout.split()] == network(X).tolist()
+
+
+def test_the_output_directory_holds_only_this_runs_files_and_lists_them(tmp_path):
+    pytest.importorskip("matplotlib")
+    X, y = datasets.make_moons(60, 0.1, seed=2)
+    np.savez(tmp_path / "two.npz", X=X, y=y)
+    np.savez(tmp_path / "three.npz", X=np.hstack([X, X[:, :1]]), y=y)
+    out = tmp_path / "run"
+    base = ["train", "--epochs", "2", "--backend", "numpy", "--out", str(out)]
+    code, stdout, err = run([*base, "--data", str(tmp_path / "two.npz")])
+    assert code == 0, err
+    assert (out / "regions.png").exists() and "earlier run" not in stdout
+    (out / "scaling.npz").write_bytes(b"left by an earlier version")
+    code, stdout, err = run([*base, "--data", str(tmp_path / "three.npz")])
+    assert code == 0, err
+    names = ["model.npz", "history.csv", "curves.png", "checkpoint.npz"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no stale regions.png
+    wrote = [line for line in stdout.splitlines() if line.startswith("wrote ")][-1]
+    assert wrote == "wrote " + ", ".join(str(out / n) for n in names)
+    assert "held an earlier run" in stdout and "removed regions.png, scaling.npz" in stdout

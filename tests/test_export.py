@@ -110,3 +110,39 @@ def test_exported_regressor_agrees_with_predict(activation, tmp_path):
         np.testing.assert_allclose(out["prediction"], reg.predict(X[400:600]), rtol=0, atol=1e-5)
     model = onnx.load(str(tmp_path / "reg.onnx"))
     assert {p.key: p.value for p in model.metadata_props}["xpnet.kind"] == "regressor"
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_standardising_model_exports_its_standardisation(kind, tmp_path):
+    """standardize=True: the graph takes raw features, like predict / predict_proba."""
+    X_raw, y = xpnet.datasets.load_digits()
+    X_raw = (X_raw * 40.0 + 300.0).astype(np.float32)  # far from standardised
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "classifier":
+            est = xpnet.MLPClassifier(
+                (12,), max_iter=5, random_state=0, backend="numpy", standardize=True
+            ).fit(X_raw[:500], y[:500])
+        else:
+            est = xpnet.MLPRegressor(
+                (9,), max_iter=5, random_state=0, backend="numpy", standardize=True
+            ).fit(X_raw[:500], X_raw[:500, :2] / 100.0)
+    est.save(tmp_path / "m.npz")
+    for source in (est, tmp_path / "m.npz"):
+        out = _run(xpnet.export.to_onnx(source, tmp_path / "m.onnx"), X_raw[500:900])
+        if kind == "classifier":
+            np.testing.assert_allclose(
+                out["probabilities"], est.predict_proba(X_raw[500:900]), rtol=0, atol=1e-5
+            )
+        else:
+            np.testing.assert_allclose(
+                out["prediction"], est.predict(X_raw[500:900]), rtol=0, atol=1e-5
+            )
+    # the standardisation is really in the graph: without it the outputs differ
+    bare = xpnet.MLPClassifier.load if kind == "classifier" else xpnet.MLPRegressor.load
+    plain = bare(tmp_path / "m.npz", backend="numpy")
+    plain.standardizer_ = None
+    out = _run(xpnet.export.to_onnx(plain, tmp_path / "plain.onnx"), X_raw[500:900])
+    key = "probabilities" if kind == "classifier" else "prediction"
+    reference = est.predict_proba if kind == "classifier" else est.predict
+    assert np.max(np.abs(out[key] - reference(X_raw[500:900]))) > 1e-2

@@ -322,3 +322,130 @@ def test_a_model_saved_on_one_backend_predicts_the_same_on_another(
     np.testing.assert_array_equal(xpnet.to_numpy(got_pred), pred)
     np.testing.assert_allclose(xpnet.to_numpy(got_proba), proba, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(loaded.classes_, np.arange(10))
+
+
+# ------------------------------------------------------------------ format version 2: the input standardisation
+
+X_RAW = load_digits()[0][:400]  # pixels 0..16, for a model that standardises them itself
+
+
+@pytest.fixture(scope="module")
+def standardising_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "standardising.npz"
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(12,), max_iter=3, random_state=0, backend="numpy", standardize=True
+    ).fit(X_RAW, Y_TRAIN)
+    clf.feature_names_in_ = np.asarray([f"px{i}" for i in range(64)], dtype=object)
+    return clf.save(path, label_column="digit")
+
+
+@pytest.mark.parametrize("cls", [xpnet.MLPClassifier, xpnet.MLPRegressor])
+def test_a_standardising_model_file_carries_its_statistics_names_and_label_column(tmp_path, cls):
+    y = Y_TRAIN if cls is xpnet.MLPClassifier else X_RAW[:, :2] @ [0.1, 0.2]
+    model = cls((9,), max_iter=3, random_state=0, backend="numpy", standardize=True).fit(X_RAW, y)
+    path = model.save(tmp_path / "m.npz", label_column="target")
+    meta, arrays = xio.read_archive(path, xio.MODEL_FORMAT)
+    assert meta["format_version"] == 2 and meta["label_column"] == "target"
+    assert meta["hyperparams"]["standardize"] is True
+    # the statistics are the training data's, in float64 (NumPy reference)
+    np.testing.assert_allclose(arrays["standardizer_mean"], X_RAW.mean(axis=0), rtol=1e-13)
+    std = X_RAW.std(axis=0)
+    np.testing.assert_allclose(
+        arrays["standardizer_scale"], np.where(std > 0, std, 1.0), rtol=1e-12
+    )
+    loaded = cls.load(path, backend="numpy")
+    assert loaded.standardize is True and loaded.standardizer_.learned
+    X = load_digits()[0][1500:]  # raw pixels: the loaded model standardises them itself
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    again = loaded.save(tmp_path / "again.npz")  # the label column survives a load
+    assert xio.read_archive(again, xio.MODEL_FORMAT)[0]["label_column"] == "target"
+
+
+def test_a_given_standardizer_round_trips_as_given(tmp_path):
+    from xpnet.preprocessing import Standardizer
+
+    pixels = Standardizer.from_stats(0.0, 16.0, 64)
+    clf = xpnet.MLPClassifier((8,), max_iter=2, random_state=0, backend="numpy", standardize=pixels)
+    clf.fit(X_RAW, Y_TRAIN).save(tmp_path / "m.npz")
+    loaded = xpnet.MLPClassifier.load(tmp_path / "m.npz", backend="numpy")
+    assert isinstance(loaded.standardize, Standardizer) and not loaded.standardizer_.learned
+    assert loaded.standardizer_.scale_.tolist() == [16.0] * 64
+    np.testing.assert_array_equal(loaded.predict(X_RAW), clf.predict(X_RAW))
+    # the same network without the standardisation, fed pixels / 16 by hand
+    loaded.standardizer_ = None
+    np.testing.assert_array_equal(loaded.predict(X_RAW / 16.0), clf.predict(X_RAW))
+
+
+def test_a_version_1_file_written_by_its_documented_layout_still_loads(tmp_path):
+    """Version 1: meta (format, format_version 1, activation, dtype, layer_sizes,
+    hyperparams without standardize, feature_names) and W0, b0, W1, b1, classes."""
+    rng = np.random.default_rng(5)
+    W0, b0 = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    W1, b1 = rng.normal(size=(2, 4)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    meta = {
+        "format": xio.MODEL_FORMAT,
+        "format_version": 1,
+        "estimator": "MLPClassifier",
+        "activation": "relu",
+        "dtype": "float32",
+        "layer_sizes": [3, 4, 2],
+        "hyperparams": {"hidden_layer_sizes": [4], "alpha": 0.0001, "backend": "numpy"},
+        "feature_names": ["a", "b", "c"],
+    }
+    arrays = {"W0": W0, "b0": b0, "W1": W1, "b1": b1, "classes": np.array([3, 7])}
+    path = xio.write_archive(tmp_path / "v1.npz", meta, arrays)
+    clf = xpnet.MLPClassifier.load(path, backend="numpy")
+    assert clf.standardizer_ is None and clf.standardize is False
+    assert clf.feature_names_in_.tolist() == ["a", "b", "c"]
+    X = rng.normal(size=(20, 3))
+    logits = np.maximum(X @ W0.T.astype(float) + b0, 0) @ W1.T.astype(float) + b1
+    with pytest.warns(UserWarning, match="feature names"):
+        np.testing.assert_array_equal(clf.predict(X), np.array([3, 7])[logits.argmax(axis=1)])
+
+
+def _drop_meta(key):
+    return lambda meta: meta.pop(key)
+
+
+STANDARDIZER_CRAFTED = [
+    ("nan-mean", _rewrite(standardizer_mean=lambda a: a["standardizer_mean"] * np.nan), "finite"),
+    ("zero-scale", _rewrite(standardizer_scale=lambda a: a["standardizer_scale"] * 0), "positive"),
+    ("short-mean", _rewrite(standardizer_mean=lambda a: a["standardizer_mean"][:-1]), "64 float64"),
+    (
+        "float32-scale",
+        _rewrite(standardizer_scale=lambda a: a["standardizer_scale"].astype(np.float32)),
+        "float64",
+    ),
+    ("no-scale-array", _rewrite(standardizer_scale=None), "standardizer_scale"),
+    ("no-standardizer-meta", _rewrite(_drop_meta("standardizer")), "standardizer"),
+    ("in-a-version-1-file", _rewrite(_set("format_version", 1)), "format version 1"),
+    (
+        "hyperparameter-says-no",
+        _rewrite(lambda m: m["hyperparams"].__setitem__("standardize", False)),
+        "does not match",
+    ),
+    ("label-column-not-a-string", _rewrite(_set("label_column", 3)), "label_column"),
+    ("standardizer-meta-bad", _rewrite(_set("standardizer", {"learned": "yes"})), "learned"),
+]
+
+
+@pytest.mark.parametrize(
+    "build, fragment",
+    [c[1:] for c in STANDARDIZER_CRAFTED],
+    ids=[c[0] for c in STANDARDIZER_CRAFTED],
+)
+def test_a_crafted_standardisation_is_refused(tmp_path, standardising_file, build, fragment):
+    meta, arrays = xio.read_archive(standardising_file, xio.MODEL_FORMAT)
+    path = build(tmp_path / "crafted.npz", meta, arrays)
+    with pytest.raises(ValueError) as caught:
+        xpnet.MLPClassifier.load(path, backend="numpy")
+    assert str(path) in str(caught.value) and fragment in str(caught.value), str(caught.value)
+
+
+def test_a_standardising_model_without_its_arrays_is_refused(tmp_path, standardising_file):
+    meta, arrays = xio.read_archive(standardising_file, xio.MODEL_FORMAT)
+    meta.pop("standardizer")
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("standardizer_")}
+    path = xio.write_archive(tmp_path / "bare.npz", meta, arrays)
+    with pytest.raises(ValueError, match="standardize=True does not match.*there is none"):
+        xpnet.MLPClassifier.load(path, backend="numpy")

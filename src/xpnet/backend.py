@@ -835,6 +835,8 @@ def gather_rows(x: Any, rows: Any) -> Any:
     them, as it would for any file read). Other memory maps are indexed, their
     pages released every :func:`release_every_rows` rows.
     """
+    if isinstance(rows, tuple) and len(rows) == 2 and rows[1] is Ellipsis:
+        rows = rows[0]  # x[rows, ...]
     source = _file_rows(x)
     if source is not None:
         return _pread_rows(x, rows, *source)

@@ -192,14 +192,18 @@ TRAIN_HELP = """\
 Train an MLP classifier (or, with --task regression, a regressor) and write the
 run to --out:
 
-  model.npz     the model (load with xpnet.MLPClassifier.load or
-                xpnet.MLPRegressor.load, or `xpnet predict`)
-  scaling.npz   the input scaling below (`xpnet predict` applies it)
+  model.npz     the model, with its input scaling, feature names and label
+                column: the file alone is enough (load with
+                xpnet.MLPClassifier.load or xpnet.MLPRegressor.load, or
+                `xpnet predict`)
   history.csv   one row per epoch: loss and error of train / validation / test,
                 learning rate, seconds
   curves.png    learning curves (needs matplotlib)
   regions.png   decision regions, for data with 2 features (needs matplotlib)
   checkpoint.npz  the state at the last epoch end (or --checkpoint PATH)
+
+Every file written is listed; files an earlier run left in --out and this run
+did not write again are removed (and said so).
 
 Data: 'digits' (8x8 digits, embedded), 'moons' (two moons, 200 points),
 'mnist:DIR' (the four MNIST IDX files in DIR, with their own test set), or a
@@ -213,8 +217,8 @@ rate 0.001, batch "auto" (min(200, n)), alpha 1e-4, 200 epochs.
 
 Scaling: digits are divided by 16 and MNIST by 255 (pixels in [0, 1]); other
 data are standardised with the training set's mean and standard deviation.
-The scaling is written to scaling.npz beside the model, and `xpnet predict`
-applies it to new data.
+The model applies the scaling itself (the estimator's standardize) and keeps
+it in model.npz, so `xpnet predict` takes raw data.
 
 Ctrl-C stops training: the checkpoint of the last finished epoch is kept,
 and `xpnet train ... --resume PATH` continues from it.
@@ -224,13 +228,21 @@ PREDICT_HELP = """\
 Predict the labels of the rows of FILE with a model written by `xpnet train`.
 
 FILE.npz holds an array X (and optionally y); FILE.csv has a header row and
-numeric feature columns (a --label column, if present, is not a feature).
-When labels are present the accuracy is printed to stderr. The input scaling
-that `xpnet train` used is read from scaling.npz beside the model (or
---scaling FILE) and applied; --no-scaling feeds the features as they are.
+numeric feature columns. The label column (the one the model file names, or
+--label COL) is dropped by name when present, and its labels give the
+accuracy (R^2 for a regressor), printed to stderr. The other columns are
+matched to the model's features by name, in any order; missing, extra or
+repeated columns are refused, naming them. A model without feature names
+takes the columns in order.
+
+The model file carries its input scaling. A model file of format version 1
+(older xpnet) does not: its scaling is read from scaling.npz beside it (or
+--scaling FILE), with a warning when there is none; --no-scaling feeds the
+features as they are.
 
 Output: one prediction per line on stdout, or to --output FILE (.csv with a
-header, .npy, or .txt); with --proba, the class probabilities instead.
+header, .npy, or .txt); with --proba, the class probabilities instead, after
+a header line of the class names (p_CLASS,...) on stdout and in a .csv.
 """
 
 CHECK_HELP = """\
@@ -429,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scaling",
         default=None,
         metavar="FILE",
-        help="input scaling written by `xpnet train` (default: scaling.npz beside the model)",
+        help="the scaling.npz of a format-1 model (default: scaling.npz beside the model)",
     )
     predict.add_argument(
         "--no-scaling", action="store_true", help="use the features as they are, unscaled"
@@ -575,8 +587,16 @@ def _resolve(spec: str) -> Any:
 
 
 def _load_training_data(args: argparse.Namespace) -> dict:
-    """Train/test arrays, scaled as ``train --help`` says, and a description of the scaling."""
+    """Train/test arrays as read, and the input scaling the model learns or is given.
+
+    The arrays stay raw: the model itself scales its input (``standardize``), so
+    the model file alone predicts on raw features. Digits are divided by 16 and
+    MNIST by 255 (given statistics); other data are standardised with the
+    training set's mean and standard deviation (learned by ``fit``). A CSV's
+    header gives the feature names and the label column's name.
+    """
     from . import datasets
+    from .preprocessing import Standardizer
 
     spec = str(args.data)
     if spec.startswith("mnist:"):  # the shell leaves "mnist:~/dir" alone: expand it here
@@ -585,6 +605,7 @@ def _load_training_data(args: argparse.Namespace) -> dict:
         spec = os.path.expanduser(spec)
     try:
         data = datasets.load(spec, label=args.label, task=getattr(args, "task", "classification"))
+        names = _csv_header(spec) if spec.lower().endswith(".csv") else None
     except (OSError, ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
     X, y = data["X"], data["y"]
@@ -597,44 +618,51 @@ def _load_training_data(args: argparse.Namespace) -> dict:
             )
         except ValueError as e:
             raise _for_option("--test-size", e) from e
-    if spec == "digits":
-        scale, how = 16.0, "pixels / 16"
-    elif spec.startswith("mnist:"):
-        scale, how = 255.0, "pixels / 255"
-    else:
-        scale, how = None, "standardised with the training set's mean and std"
-    if scale is not None:
-        offset = np.zeros(X_train.shape[1])
-        scale = np.full(X_train.shape[1], scale)
-    else:
-        offset = X_train.mean(axis=0)
-        scale = X_train.std(axis=0)
-        scale[scale == 0] = 1.0  # a constant feature stays 0
-    X_train, X_test = (X_train - offset) / scale, (X_test - offset) / scale
+    standardize: Any = True
+    how = "standardised with the training set's mean and std"
+    for prefix, pixels in (("digits", 16.0), ("mnist:", 255.0)):
+        if spec == prefix or (prefix.endswith(":") and spec.startswith(prefix)):
+            standardize = Standardizer.from_stats(0.0, pixels, X_train.shape[1])
+            how = f"pixels / {pixels:g}"
+    if names is not None:
+        names = [c for c in names if c != args.label]
     return {
         "X": X_train,
         "y": y_train,
         "X_test": X_test,
         "y_test": y_test,
         "scaling": how,
-        "offset": offset,
-        "scale": scale,
+        "standardize": standardize,
+        "feature_names": names,
+        "label_column": args.label if names is not None else None,
     }
+
+
+def _csv_header(path: str) -> list[str]:
+    """The stripped cells of a CSV file's first non-blank row (its header)."""
+    import io as _text
+
+    from . import io
+
+    with io.open_regular(path) as raw:
+        try:
+            for row in csv.reader(_text.TextIOWrapper(raw, encoding="utf-8", newline="")):
+                if row:
+                    return [cell.strip() for cell in row]
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise ValueError(f"{path}: not a readable UTF-8 CSV file ({error})") from error
+    raise ValueError(f"{path}: empty file; expected a header row and data rows")
 
 
 SCALING_FORMAT = "xpnet-scaling"
 
 
-def _write_scaling(path: Path, data: dict) -> Path:
-    """The input scaling x -> (x - offset) / scale, for `xpnet predict`."""
-    from . import io
-
-    meta = {"format": SCALING_FORMAT, "format_version": io.FORMAT_VERSION, "how": data["scaling"]}
-    return io.write_archive(path, meta, {"offset": data["offset"], "scale": data["scale"]})
-
-
 def _read_scaling(path: Path, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read and check a scaling file (untrusted, like a model file)."""
+    """Read and check the ``scaling.npz`` of a format-1 model (untrusted, like a model file).
+
+    ``xpnet train`` wrote it beside model files of format version 1; newer model
+    files carry their input standardisation themselves.
+    """
     from . import io
 
     _, arrays = io.read_archive(path, SCALING_FORMAT)
@@ -825,6 +853,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_checkpoint:
         checkpoint = None
     data = _load_training_data(args)
+    clf.set_params(standardize=data["standardize"])  # the model scales its own input
     X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
     what = (
         f"{np.unique(y).shape[0]} classes"
@@ -915,9 +944,21 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: What ``xpnet train`` writes into --out (``scaling.npz``: by earlier versions).
+_RUN_FILES = ("model.npz", "history.csv", "curves.png", "regions.png", "checkpoint.npz")
+_OLD_RUN_FILES = ("scaling.npz",)
+
+
 def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> list[Path]:
-    """model.npz, history.csv and, with matplotlib, curves.png and regions.png."""
-    written = [clf.save(out / "model.npz"), _write_scaling(out / "scaling.npz", data)]
+    """model.npz, history.csv and, with matplotlib, curves.png and regions.png.
+
+    The model file carries the input scaling, the feature names (a CSV's header)
+    and the label column's name. Returns every file of this run in --out (the
+    checkpoint included); files an earlier run left there that this one did not
+    write (pictures, scaling.npz, a checkpoint) are removed, and said so.
+    """
+    earlier = (out / "model.npz").exists()
+    written: list[Path] = []
     history_path = out / "history.csv"
     keys = list(clf.history_)
     with open(history_path, "w", newline="", encoding="utf-8") as f:
@@ -946,12 +987,34 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
                 regions,
                 X_test=data["X_test"],
                 y_test=data["y_test"],
-                title=f"{args.data}: decision regions after {clf.n_iter_} epochs"
-                + ("\n(features standardised)" if data["scaling"].startswith("standard") else ""),
+                title=f"{args.data}: decision regions after {clf.n_iter_} epochs",
             )
             written.append(regions)
     except ImportError:
         print(f"xpnet: {_PLOT_HINT}", file=sys.stderr)
+    names = data.get("feature_names")
+    if names is not None and len(set(names)) == len(names):  # named columns: matched by name
+        clf.feature_names_in_ = np.asarray(names, dtype=object)
+    written.insert(0, clf.save(out / "model.npz", label_column=data.get("label_column")))
+    checkpoint = None
+    if not args.no_checkpoint:
+        checkpoint = Path(args.resume or args.checkpoint or out / "checkpoint.npz")
+        if checkpoint.is_file():
+            written.append(checkpoint)
+    kept = {p.resolve() for p in written}
+    stale = [
+        out / name
+        for name in (*_RUN_FILES, *_OLD_RUN_FILES)
+        if (out / name).is_file() and (out / name).resolve() not in kept
+    ]
+    for path in stale:
+        path.unlink()
+    if earlier or stale:
+        _say(
+            args,
+            f"xpnet: {out} held an earlier run: its files are replaced"
+            + (f"; removed {', '.join(p.name for p in stale)}" if stale else ""),
+        )
     return written
 
 
@@ -960,11 +1023,12 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
 
 def _read_features(
     path: str, label: str, task: str = "classification"
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Features (n, d) float64 of a .npz (array X) or .csv file, and labels if present.
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Features (n, d) float64 of a .npz (array X) or .csv file, labels if present, column names.
 
     Both go through the safe reader: ``io.read_npz`` (only X and y read, each
-    header checked first) and ``io.open_regular`` for a CSV file.
+    header checked first) and ``io.open_regular`` for a CSV file. The names are
+    a CSV's feature columns (its header without the ``label`` column); None for .npz.
     """
     from . import datasets, io
 
@@ -974,7 +1038,7 @@ def _read_features(
         X, y = arrays["X"], arrays.get("y")
         if X.ndim != 2 or X.dtype.kind not in "biuf":
             raise ValueError(f"{path}: X must be a 2-D numeric array, got {X.dtype} {X.shape}")
-        return X.astype(np.float64), y
+        return X.astype(np.float64), y, None
     if lower.endswith(".csv"):
         rows, lines = datasets._csv_rows(path)
         if not rows:
@@ -982,15 +1046,55 @@ def _read_features(
         header = [cell.strip() for cell in rows[0]]
         if label in header:
             X, y = datasets.load_csv(path, label=label, task=task)
-            return X, y
+            return X, y, [c for c in header if c != label]
         if len(rows) < 2:
             raise ValueError(f"{path}: no data rows after the header")
         datasets._check_row_lengths(path, rows[1:], lines[1:], len(header))
-        return datasets._parse_features(rows[1:], header, path, lines[1:]), None
+        return datasets._parse_features(rows[1:], header, path, lines[1:]), None, header
     raise ValueError(f"{path}: expected a file ending in .npz or .csv")
 
 
+def _match_columns(
+    path: str, X: np.ndarray, names: list[str] | None, clf: Any, label: str
+) -> np.ndarray:
+    """X's columns in the model's order: by name where both have names, else by position.
+
+    Refuses (naming them) missing or extra columns, and a column count that
+    differs from the model's.
+    """
+    fitted = getattr(clf, "feature_names_in_", None)
+    d = int(clf.n_features_in_)
+    if names is not None and fitted is not None:
+        fitted = [str(c) for c in fitted]
+        missing = [c for c in fitted if c not in names]
+        extra = [c for c in names if c not in fitted]
+        doubled = sorted({c for c in names if names.count(c) > 1})
+        if missing or extra or doubled:
+            parts = [f"missing {missing}"] if missing else []
+            parts += [f"extra {extra}"] if extra else []
+            parts += [f"repeated {doubled}"] if doubled else []
+            raise ValueError(
+                f"{path}: the columns do not match the model's features: {'; '.join(parts)}. "
+                f"The model needs the columns {fitted} (in any order), and the label column "
+                f"{label!r} if the file has labels; pass --label COL if it is named otherwise"
+            )
+        return X[:, [names.index(c) for c in fitted]]
+    if X.shape[1] != d:
+        hint = ""
+        if names is not None:
+            hint = (
+                f" (columns {names}); if one of them is the label column, name it with "
+                f"--label COL (now {label!r})"
+            )
+        raise ValueError(
+            f"{path} has {X.shape[1]} features, but the model is expecting {d} features{hint}"
+        )
+    return X
+
+
 def _predict(args: argparse.Namespace) -> int:
+    import warnings
+
     from . import io
     from .estimators import MLPClassifier, MLPRegressor
 
@@ -1002,34 +1106,35 @@ def _predict(args: argparse.Namespace) -> int:
         raise _for_option("--model", e) from e
     if cls is MLPRegressor and args.proba:
         raise CommandError("--proba: the model is a regressor; it predicts numbers, not classes")
+    # the label column: --label when given, else the one the model file names
+    stored_label = meta.get("label_column")
+    label = args.label if args.label != "label" or not stored_label else stored_label
     try:
         task = "regression" if cls is MLPRegressor else "classification"
-        X, y = _read_features(args.data, args.label, task)
+        X, y, names = _read_features(args.data, label, task)
+        X = _match_columns(args.data, X, names, clf, label)
     except (OSError, ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
-    scaling = Path(args.scaling) if args.scaling else Path(args.model).parent / "scaling.npz"
-    if not args.no_scaling and (args.scaling or scaling.exists()):
-        try:
-            offset, scale = _read_scaling(scaling, clf.n_features_in_)
-        except (OSError, ValueError) as e:
-            raise _for_option("--scaling", e) from e
-        if X.shape[1] == offset.shape[0]:  # a mismatch is reported by predict, below
-            X = (X - offset) / scale
+    X = _legacy_scaling(args, meta, clf, X)
     try:
-        labels = np.asarray(clf.predict(X))
-        proba = np.asarray(clf.predict_proba(X)) if args.proba else None
+        with warnings.catch_warnings():  # the columns were matched by name above
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            labels = np.asarray(clf.predict(X))
+            proba = np.asarray(clf.predict_proba(X)) if args.proba else None
+            r2 = clf.score(X, y) if y is not None and cls is MLPRegressor else None
     except (ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
-    if y is not None and cls is MLPRegressor:
-        print(f"xpnet: R^2 {clf.score(X, y):.4f} on {y.shape[0]} rows", file=sys.stderr)
+    if r2 is not None:
+        print(f"xpnet: R^2 {r2:.4f} on {y.shape[0]} rows", file=sys.stderr)
     elif y is not None:
         print(
             f"xpnet: accuracy {np.mean(labels == y):.4f} on {y.shape[0]} labelled rows",
             file=sys.stderr,
         )
     values = proba if args.proba else labels
+    header = [f"p_{c}" for c in clf.classes_.tolist()] if args.proba else None
     if args.output is None:
-        _write_lines(sys.stdout, values)
+        _write_lines(sys.stdout, values, header)
         return EXIT_OK
     out = Path(args.output)
     suffix = out.suffix.lower()
@@ -1040,7 +1145,7 @@ def _predict(args: argparse.Namespace) -> int:
             with open(out, "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
                 if args.proba:
-                    writer.writerow([f"p_{c}" for c in clf.classes_.tolist()])
+                    writer.writerow(header)
                     writer.writerows(values.tolist())
                 else:
                     writer.writerow(["prediction"])
@@ -1055,7 +1160,47 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_lines(stream: Any, values: np.ndarray) -> None:
+def _legacy_scaling(args: argparse.Namespace, meta: dict, clf: Any, X: np.ndarray) -> np.ndarray:
+    """A format-1 model's input scaling, from scaling.npz beside it (or --scaling FILE).
+
+    Newer model files scale their input themselves: --scaling is refused for
+    them, and so is --no-scaling when the model standardises its input.
+    """
+    if meta.get("format_version", 1) >= 2:
+        if args.scaling:
+            raise CommandError(
+                f"--scaling: {args.model} carries its own input scaling (model format "
+                f"version {meta['format_version']}); --scaling is for models of format "
+                "version 1. Drop --scaling"
+            )
+        if args.no_scaling and getattr(clf, "standardizer_", None) is not None:
+            raise CommandError(
+                f"--no-scaling: {args.model} standardises its input itself (it is part of "
+                "the model). Drop --no-scaling"
+            )
+        return X
+    if args.no_scaling:
+        return X
+    scaling = Path(args.scaling) if args.scaling else Path(args.model).parent / "scaling.npz"
+    if not args.scaling and not scaling.exists():
+        print(
+            f"xpnet: warning: {args.model} is a model file of format version 1 with no "
+            f"scaling.npz beside it: the features are used as they are. Pass --scaling "
+            "FILE (the scaling.npz `xpnet train` wrote), or --no-scaling to say so",
+            file=sys.stderr,
+        )
+        return X
+    try:
+        offset, scale = _read_scaling(scaling, clf.n_features_in_)
+    except (OSError, ValueError) as e:
+        raise _for_option("--scaling", e) from e
+    return (X - offset) / scale
+
+
+def _write_lines(stream: Any, values: np.ndarray, header: Sequence[str] | None = None) -> None:
+    """One line per row: a label, or comma-separated values after a ``header`` line."""
+    if header is not None:
+        stream.write(",".join(header) + "\n")
     if values.ndim == 2:
         for row in values.tolist():
             stream.write(",".join(repr(v) for v in row) + "\n")

@@ -7,8 +7,10 @@ implementation to keep in step. The graph has one input ``X`` (float32,
 shape (n, d), n dynamic) and, for a classifier, the outputs
 ``probabilities`` (n, m) and ``label`` (n,) (the index of the class; the
 class values are in the model's metadata, ``xpnet.classes``), or, for a
-regressor, ``prediction`` (n, k). An input standardisation the model carries
-is part of the graph.
+regressor, ``prediction`` (n, k). The input standardisation the model
+carries (``standardizer_``, from ``standardize=True``) is the graph's first
+step, computed in float32 (the model applies it in float64, then rounds to
+its dtype: the two agree to float32 rounding).
 
 Example:
     >>> clf = xpnet.MLPClassifier(max_iter=20).fit(X, y)       # doctest: +SKIP
@@ -84,9 +86,10 @@ def to_onnx(model: Any, path: str | os.PathLike, *, opset: int | None = None) ->
     n_features = params[0][0].shape[1]
     X = ndx.argument(shape=("n", n_features), dtype=ndx.float32)
     h = X
-    scaling = getattr(est, "scaling_", None)  # (mean, scale), when the model standardises
-    if scaling is not None:
-        mean, scale = (np.asarray(to_numpy(a), dtype=np.float32) for a in scaling)
+    standardizer = getattr(est, "standardizer_", None)  # the model's input standardisation
+    if standardizer is not None:
+        mean = np.asarray(standardizer.mean_, dtype=np.float32)
+        scale = np.asarray(standardizer.scale_, dtype=np.float32)
         h = (h - ndx.asarray(mean)) / ndx.asarray(scale)
     traced = [(ndx.asarray(W), ndx.asarray(b)) for W, b in params]
     outputs_a, _ = forward(traced, h, est.activation, xp=ndx)

@@ -52,6 +52,7 @@ __all__ = [
     "MODEL_FORMAT",
     "CHECKPOINT_FORMAT",
     "FORMAT_VERSION",
+    "MODEL_FORMAT_VERSION",
     "FileCheckError",
     "MissingFileError",
     "ReadLimitError",
@@ -70,6 +71,9 @@ __all__ = [
 MODEL_FORMAT = "xpnet-model"
 CHECKPOINT_FORMAT = "xpnet-checkpoint"
 FORMAT_VERSION = 1
+#: Model files: version 2 adds the input standardisation and the label column's name.
+MODEL_FORMAT_VERSION = 2
+_NEWEST_VERSION = {MODEL_FORMAT: MODEL_FORMAT_VERSION}
 #: Files larger than this are refused before they are opened (bytes).
 MAX_FILE_BYTES = 4 * 2**30
 _META = "meta"
@@ -622,15 +626,12 @@ def read_archive(
     if fmt != expected_format:
         raise _bad(path, f"format is {fmt!r}, expected {expected_format!r}")
     version = meta.get("format_version")
-    if (
-        not isinstance(version, int)
-        or isinstance(version, bool)
-        or not 1 <= version <= FORMAT_VERSION
-    ):
+    newest = _NEWEST_VERSION.get(expected_format, FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= newest:
         raise _bad(
             path,
             f"format_version {version!r} is not one this xpnet ({__version__}) reads "
-            f"(1..{FORMAT_VERSION}); upgrade xpnet or re-save the model",
+            f"(1..{newest}); upgrade xpnet or re-save the model",
         )
     return meta, arrays
 

@@ -14,6 +14,7 @@ warning is issued (see ``exceptions``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import math
@@ -50,6 +51,7 @@ from ..compile import COMPILE_MODES
 from ..exceptions import convergence_warning, not_fitted_error
 from ..functional import ACTIVATION_NAMES, get_activation
 from ..mlp import forward, init_params, layer_sizes
+from ..preprocessing import GivenStandardizer, StandardizedRows, Standardizer
 from ..regularizers import per_layer
 from ..step import StepSpec, build_step
 from ..train import (
@@ -126,6 +128,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "n_iter_no_change": [Interval(_Int, 1, None, "left"), Options(frozenset({math.inf}))],
     "l1": [PerLayer()],
     "l2": [PerLayer()],
+    "standardize": [Boolean(), GivenStandardizer()],
     "backend": [Anything()],
     "dtype": [StrOptions(("float32", "float64"))],
     "compile": [StrOptions(tuple(COMPILE_MODES))],
@@ -210,6 +213,16 @@ class BaseMLP:
     xpnet's own parameters:
         l1, l2: the derivation's elastic net (eq. (2.18)), one float or one per
             weight matrix, added once per minibatch objective on top of ``alpha``.
+        standardize: False (the features as they are), True: ``fit`` learns each
+            feature's mean and standard deviation (float64, on the host, in one
+            pass, weighted by ``sample_weight``; zero-variance features get
+            scale 1) into ``standardizer_``,
+            and every ``predict`` / ``score`` / export applies them first; or a
+            fitted ``xpnet.preprocessing.Standardizer`` (e.g.
+            ``Standardizer.from_stats(0, 255, d)`` for pixels), applied as given.
+            Learned on the first fit (and on each fit with ``warm_start=False``),
+            from the first ``partial_fit`` call's rows; later warm fits and
+            ``partial_fit`` calls keep them. ``save`` writes them into the model file.
         backend: where to train: ``"auto"``, ``"numpy"``, ``"torch:cpu"``,
             ``"jax:cpu"``, ``"cupy"``, ``"array_api_strict"``, a module or an array
             (see ``xpnet.get_backend``).
@@ -230,7 +243,9 @@ class BaseMLP:
     ``loss_`` (the last epoch's), ``loss_curve_``, ``best_loss_``,
     ``validation_scores_``, ``best_validation_score_``, ``n_iter_`` (epochs of
     the last fit call), ``t_`` (samples seen, across warm starts),
-    ``n_features_in_``, ``feature_names_in_`` (DataFrames), ``n_layers_``,
+    ``n_features_in_``, ``feature_names_in_`` (DataFrames), ``standardizer_``
+    (the ``preprocessing.Standardizer`` that ``standardize`` learned or was
+    given, with ``mean_`` and ``scale_``; None without), ``n_layers_``,
     ``n_outputs_``, ``out_activation_``, ``history_``, ``backend_``,
     ``stop_reason_``.
     """
@@ -266,6 +281,7 @@ class BaseMLP:
         n_iter_no_change: int | float = 10,
         l1: float | Sequence[float] = 0.0,
         l2: float | Sequence[float] = 0.0,
+        standardize: bool | Standardizer = False,
         backend: Any = "auto",
         dtype: str = "float32",
         compile: str = "auto",
@@ -297,6 +313,7 @@ class BaseMLP:
         self.n_iter_no_change = n_iter_no_change
         self.l1 = l1
         self.l2 = l2
+        self.standardize = standardize
         self.backend = backend
         self.dtype = dtype
         self.compile = compile
@@ -561,6 +578,7 @@ class BaseMLP:
                 f"these data and hidden_layer_sizes need {list(sizes)}; set warm_start=False "
                 "to start over"
             )
+        standardizer = self._standardizer_for(X, weights, keep=warm)
         if ckpt is not None:
             seed = ckpt["seed"]
         elif warm and getattr(self, "_seed", None) is not None:
@@ -584,12 +602,14 @@ class BaseMLP:
             str(name): self._check_eval(name, pair, d) for name, pair in (eval_sets or {}).items()
         }
         stream = self._must_stream(b, X, *(Xe for Xe, _ in checked_evals.values()))
-        train_data = self._epoch_data(b, X, targets, weights, train_rows, stream)
+        train_data = self._epoch_data(b, X, targets, weights, train_rows, stream, standardizer)
         validation = (
-            self._epoch_data(b, X, targets, None, val_rows, stream) if self.early_stopping else None
+            self._epoch_data(b, X, targets, None, val_rows, stream, standardizer)
+            if self.early_stopping
+            else None
         )
         evals = {
-            name: self._epoch_data(b, Xe, te, None, None, stream)
+            name: self._epoch_data(b, Xe, te, None, None, stream, standardizer)
             for name, (Xe, te) in checked_evals.items()
         }
         n_train = train_data.n
@@ -625,7 +645,7 @@ class BaseMLP:
             )
             state = TrainState(params=params, opt_state=opt.init(params))
             loss_curve, val_scores = [], []
-        self._adopt_data(b, d, names, X)
+        self._adopt_data(b, d, names, X, standardizer)
         on_checkpoint = None
         if checkpoint is not None:
             path = Path(checkpoint)
@@ -702,7 +722,10 @@ class BaseMLP:
             self._check_features(X, names)
         targets = targets_of(n, first)
         weights = check_sample_weight(sample_weight, n)
-        train_data = self._epoch_data(b, X, targets, weights, None, self._must_stream(b, X))
+        standardizer = self._standardizer_for(X, weights, keep=not first)
+        train_data = self._epoch_data(
+            b, X, targets, weights, None, self._must_stream(b, X), standardizer
+        )
         batch = self._batch(n)
         sizes = (d, *self._hidden_sizes(), self._n_outputs())
         t_start = 0 if first else int(getattr(self, "t_", 0))
@@ -732,7 +755,9 @@ class BaseMLP:
             loss_curve = list(getattr(self, "loss_curve_", None) or [])
             if getattr(self, "_rng", None) is None:
                 self._rng = host_rng(getattr(self, "_seed", None) or self._draw_seed())
-        self._adopt_data(b, d, names if first else getattr(self, "feature_names_in_", None), X)
+        self._adopt_data(
+            b, d, names if first else getattr(self, "feature_names_in_", None), X, standardizer
+        )
         first_row = len(state.history.get("train_loss", []))
         run_start = state.epoch
         self._state = None
@@ -940,8 +965,11 @@ class BaseMLP:
         self.n_layers_ = len(state.params) + 1
         self.n_outputs_ = self._n_outputs()
 
-    def _adopt_data(self, b: Backend, d: int, names: Any, X: Any) -> None:
+    def _adopt_data(
+        self, b: Backend, d: int, names: Any, X: Any, standardizer: Standardizer | None = None
+    ) -> None:
         self.n_features_in_ = d
+        self.standardizer_ = standardizer
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
@@ -951,6 +979,36 @@ class BaseMLP:
         self._fit_space = _space_of(X)
 
     # ------------------------------------------------------------------ helpers for fit
+
+    def _standardizer_for(self, X: Any, weights: Any, keep: bool) -> Standardizer | None:
+        """The input standardisation of this fit: learned from ``X`` (weighted), given, kept, or None.
+
+        ``keep`` (a warm fit, a later partial_fit): the model's statistics stay, and
+        ``standardize`` must still say whether there are any.
+        """
+        wanted = self.standardize
+        given = isinstance(wanted, Standardizer)
+        d = int(X.shape[1])
+        if keep:
+            current = getattr(self, "standardizer_", None)
+            if (current is None) == (given or bool(wanted)):
+                state = "without" if current is None else "with"
+                raise ValueError(
+                    f"standardize: the model was fitted {state} an input standardisation, "
+                    f"now standardize={wanted!r}; set standardize back, or warm_start=False "
+                    "(fit) to start over"
+                )
+            return current
+        if given:
+            if wanted.n_features_in_ != d:
+                raise ValueError(
+                    f"standardize: the given Standardizer has {wanted.n_features_in_} "
+                    f"features, X has {d}"
+                )
+            return copy.deepcopy(wanted)
+        if not wanted:
+            return None
+        return Standardizer().fit(X, weights)
 
     def _draw_seed(self) -> int:
         rs = self.random_state
@@ -1024,8 +1082,12 @@ class BaseMLP:
             )
         return True
 
-    def _epoch_data(self, b, X, targets, weights, rows, stream) -> EpochData:
-        """A data set on the device (or on the host, streaming); targets are host arrays."""
+    def _epoch_data(self, b, X, targets, weights, rows, stream, standardizer=None) -> EpochData:
+        """A data set on the device (or on the host, streaming); targets are host arrays.
+
+        ``standardizer``: applied on the host in float64 and cast to the training
+        dtype: to the whole X in memory, a minibatch at a time to a memory-mapped X.
+        """
         t = targets if rows is None else targets[rows]
         w = None if weights is None else (weights if rows is None else weights[rows])
         if w is not None:
@@ -1047,9 +1109,13 @@ class BaseMLP:
         if stream:
             if is_out_of_core(X):  # rows are read from the file a minibatch at a time
                 host = X if rows is None else HostRows(X, rows)
+                if standardizer is not None:
+                    host = StandardizedRows(host, standardizer, self.dtype)
             else:
                 host = to_numpy(X)
                 host = host if rows is None else host[rows]
+                if standardizer is not None:
+                    host = standardizer.transform(host, self.dtype)
                 host = np.ascontiguousarray(host, dtype=self.dtype)
             return EpochData(
                 host,
@@ -1060,6 +1126,8 @@ class BaseMLP:
                 w_host=w,
                 ss_tot=ss_tot,
             )
+        if standardizer is not None:
+            X = standardizer.transform(X, self.dtype)
         X_dev = b.asarray(X, self.dtype)
         if rows is not None:
             X_dev = b.xp.take(X_dev, b.asarray(np.asarray(rows, dtype=np.int64)), axis=0)
@@ -1095,7 +1163,11 @@ class BaseMLP:
             )
 
     def _outputs(self, X: Any, method: str) -> Any:
-        """The output layer's pre-activations o_a on the backend, computed in chunks."""
+        """The output layer's pre-activations o_a on the backend, computed in chunks.
+
+        The model's input standardisation (``standardizer_``), if any, is applied to
+        each chunk on the host (float64, then the model's dtype) on its way to the device.
+        """
         self._check_fitted()
         self._check_same_space(X, method)
         check_feature_names(getattr(self, "feature_names_in_", None), X, type(self).__name__)
@@ -1103,11 +1175,14 @@ class BaseMLP:
         self._check_features(X)
         b = getattr(self, "_backend_obj", None) or self._resolve_backend()
         params = self._device_params(b)
+        standardizer = getattr(self, "standardizer_", None)
         outs = []
         n = int(X.shape[0])
         rows = min(_PREDICT_CHUNK, release_every_rows(X)) if is_out_of_core(X) else _PREDICT_CHUNK
         for start in range(0, n, rows):
             chunk = gather_rows(X, slice(start, min(start + rows, n)))
+            if standardizer is not None:
+                chunk = standardizer.transform(chunk, self.dtype)
             logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
             outs.append(logits)
             release_host_pages(X)  # a memory-mapped X does not stay resident
@@ -1136,6 +1211,8 @@ class BaseMLP:
                 value = value if isinstance(value, str) else self.backend_
             if key == "random_state" and not (value is None or isinstance(value, int)):
                 value = None
+            if key == "standardize":  # a given Standardizer: its statistics are arrays
+                value = "given" if isinstance(value, Standardizer) else bool(value)
             params[key] = _jsonable_param(value)
         meta = {
             "xpnet_version": __version__,
@@ -1156,27 +1233,89 @@ class BaseMLP:
         """Arrays a subclass stores beside the parameters (the classifier's classes)."""
         return {}
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, label_column: str | None = None) -> Path:
         """Write the fitted model to ``path`` (``.npz`` of plain arrays + JSON, atomic).
+
+        The file (format version 2) holds everything prediction needs: the
+        parameters, the classes, the input standardisation (``standardizer_``),
+        ``feature_names_in_`` and, if given, ``label_column``: the name of the
+        label column of the table it was trained on (``xpnet train`` records its
+        ``--label``; ``xpnet predict`` drops that column by name). A loaded model
+        keeps its label column and writes it again.
 
         In a data-parallel run (``distributed="mpi"``) only rank 0 writes; the
         other ranks return the path and write nothing.
         """
         self._check_fitted()
+        if label_column is not None and not isinstance(label_column, str):
+            raise TypeError(f"label_column: expected a str or None, got {label_column!r}")
         comm = getattr(self, "_comm", None)
         if comm is not None and not comm.is_root:
             return Path(path)
         meta = {
             "format": _io.MODEL_FORMAT,
-            "format_version": _io.FORMAT_VERSION,
+            "format_version": _io.MODEL_FORMAT_VERSION,
             **self._meta(layer_sizes(self.params_)),
         }
+        label_column = label_column if label_column is not None else self._label_column()
+        if label_column is not None:
+            meta["label_column"] = label_column
         arrays = _io.model_arrays([(to_numpy(W), to_numpy(b)) for W, b in self.params_])
         arrays.update(self._output_arrays())
+        standardizer = getattr(self, "standardizer_", None)
+        if standardizer is not None:
+            meta["standardizer"] = {
+                "learned": bool(standardizer.learned),
+                "n_samples_seen": int(standardizer.n_samples_seen_),
+            }
+            arrays["standardizer_mean"] = np.asarray(standardizer.mean_, dtype=np.float64)
+            arrays["standardizer_scale"] = np.asarray(standardizer.scale_, dtype=np.float64)
         return _io.write_archive(path, meta, arrays)
 
+    def _label_column(self) -> str | None:
+        return getattr(self, "_label_column_name", None)
+
+    @staticmethod
+    def _split_standardizer(path: Any, meta: dict, arrays: Mapping) -> tuple[dict, Any]:
+        """(the arrays without the standardisation, the Standardizer or None), checked."""
+        arrays = dict(arrays)
+        mean, scale = arrays.pop("standardizer_mean", None), arrays.pop("standardizer_scale", None)
+        info = meta.get("standardizer")
+        if mean is None and scale is None and info is None:
+            return arrays, None
+        if meta.get("format_version", 1) < 2:
+            raise ValueError(f"{path}: a file of format version 1 holds no input standardisation")
+        if not isinstance(info, dict) or mean is None or scale is None:
+            raise ValueError(
+                f"{path}: the input standardisation needs metadata 'standardizer' and the "
+                "arrays 'standardizer_mean' and 'standardizer_scale'"
+            )
+        sizes = meta.get("layer_sizes")
+        d = sizes[0] if isinstance(sizes, list) and sizes else None
+        for name, arr in (("standardizer_mean", mean), ("standardizer_scale", scale)):
+            if arr.dtype != np.float64 or arr.shape != (d,):
+                raise ValueError(
+                    f"{path}: array {name!r} must be {d} float64 values, one per feature"
+                )
+        learned, seen = info.get("learned"), info.get("n_samples_seen")
+        if not isinstance(learned, bool) or not (
+            isinstance(seen, int) and not isinstance(seen, bool) and seen >= 0
+        ):
+            raise ValueError(
+                f"{path}: metadata 'standardizer' must hold 'learned' (a bool) and "
+                "'n_samples_seen' (an int >= 0)"
+            )
+        try:
+            standardizer = Standardizer.from_stats(mean, scale)
+        except ValueError as e:
+            raise ValueError(f"{path}: the input standardisation is invalid ({e})") from e
+        standardizer.learned, standardizer.n_samples_seen_ = learned, seen
+        return arrays, standardizer
+
     @classmethod
-    def _from_meta(cls, path: Any, meta: dict, backend: Any, params: list) -> BaseMLP:
+    def _from_meta(
+        cls, path: Any, meta: dict, backend: Any, params: list, standardizer: Any = None
+    ) -> BaseMLP:
         """An estimator with the file's hyperparameters and parameters on ``backend``."""
         hyper = meta.get("hyperparams", {})
         if not isinstance(hyper, dict):
@@ -1184,6 +1323,8 @@ class BaseMLP:
         est = cls()
         names = set(cls._get_param_names())
         for key, value in hyper.items():
+            if key == "standardize" and value == "given" and standardizer is not None:
+                value = copy.deepcopy(standardizer)
             if key in names and key != "backend":
                 if key in ("hidden_layer_sizes", "l1", "l2") and isinstance(value, list):
                     value = tuple(value)
@@ -1210,6 +1351,17 @@ class BaseMLP:
             ):
                 raise ValueError(f"{path}: metadata 'feature_names' must be one string per feature")
             est.feature_names_in_ = np.asarray(names, dtype=object)
+        if bool(est.standardize is not False) != (standardizer is not None):
+            raise ValueError(
+                f"{path}: hyperparameter standardize={hyper.get('standardize')!r} does not "
+                "match the file's input standardisation"
+                + (" (there is none)" if standardizer is None else "")
+            )
+        est.standardizer_ = standardizer
+        label_column = meta.get("label_column")
+        if label_column is not None and not isinstance(label_column, str):
+            raise ValueError(f"{path}: metadata 'label_column' must be a string")
+        est._label_column_name = label_column
         est.backend_ = b.name
         est._backend_obj = b
         n_iter = meta.get("n_iter")

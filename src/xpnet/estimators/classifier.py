@@ -24,8 +24,8 @@ class MLPClassifier(BaseMLP):
     strings, any number of classes (two included: softmax over two outputs,
     where scikit-learn uses one logistic output). The parameters are
     ``BaseMLP``'s: scikit-learn's names, defaults and meanings, and xpnet's
-    ``l1``, ``l2``, ``backend``, ``dtype``, ``compile``, ``allow_tf32``,
-    ``on_divergence``.
+    ``l1``, ``l2``, ``standardize``, ``backend``, ``dtype``, ``compile``,
+    ``allow_tf32``, ``on_divergence``.
 
     Attributes after fit, beside ``BaseMLP``'s: ``classes_`` (the sorted labels),
     ``out_activation_`` (``"softmax"``); ``validation_scores_`` are accuracies.
@@ -155,6 +155,9 @@ class MLPClassifier(BaseMLP):
     def load(cls, path: str | Path, backend: Any = "auto") -> MLPClassifier:
         """Read a model written by ``save`` (or by earlier xpnet versions) onto ``backend``.
 
+        The model comes back with its input standardisation (``standardizer_``),
+        ``feature_names_in_`` and label column; a file of format version 1 has no
+        standardisation (``xpnet train`` wrote it to ``scaling.npz`` beside it).
         The file is untrusted: never unpickled, checked against its metadata.
         Raises ValueError for a damaged, crafted or foreign file.
         """
@@ -162,8 +165,9 @@ class MLPClassifier(BaseMLP):
         kind = meta.get("estimator", "MLPClassifier")
         if kind != "MLPClassifier":
             raise ValueError(f"{path}: the file holds an {kind}, not an MLPClassifier")
+        arrays, standardizer = cls._split_standardizer(path, meta, arrays)
         params, classes = _io.check_model(path, meta, arrays)
-        clf = cls._from_meta(path, meta, backend, params)
+        clf = cls._from_meta(path, meta, backend, params, standardizer)
         clf.classes_ = classes
         clf.n_outputs_ = int(classes.shape[0])
         return clf

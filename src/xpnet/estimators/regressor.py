@@ -28,8 +28,8 @@ class MLPRegressor(BaseMLP):
 
     Identity outputs, squared loss; y of shape (n,) or (n, n_outputs). The
     parameters are ``BaseMLP``'s: scikit-learn's names, defaults and meanings,
-    and xpnet's ``l1``, ``l2``, ``backend``, ``dtype``, ``compile``,
-    ``allow_tf32``, ``on_divergence``.
+    and xpnet's ``l1``, ``l2``, ``standardize``, ``backend``, ``dtype``,
+    ``compile``, ``allow_tf32``, ``on_divergence``.
 
     Attributes after fit, beside ``BaseMLP``'s: ``out_activation_``
     (``"identity"``); ``validation_scores_`` are R^2; ``score`` is R^2.
@@ -114,7 +114,10 @@ class MLPRegressor(BaseMLP):
 
     @classmethod
     def load(cls, path: str | Path, backend: Any = "auto") -> MLPRegressor:
-        """Read a regressor written by ``save`` onto ``backend`` (untrusted: checked, never unpickled)."""
+        """Read a regressor written by ``save`` onto ``backend`` (untrusted: checked, never unpickled).
+
+        It comes back with its input standardisation (``standardizer_``), if any.
+        """
         meta, arrays = _io.read_archive(path, _io.MODEL_FORMAT)
         if meta.get("estimator") != "MLPRegressor":
             raise ValueError(
@@ -128,11 +131,11 @@ class MLPRegressor(BaseMLP):
         ndim = meta.get("target_ndim")
         if ndim not in (1, 2) or (ndim == 1 and sizes[-1] != 1):
             raise ValueError(f"{path}: metadata 'target_ndim' must be 1 (one output) or 2")
-        arrays = dict(arrays)
+        arrays, standardizer = cls._split_standardizer(path, meta, arrays)
         params = _io.params_from_arrays(path, arrays, sizes, dtype)
         if arrays:
             raise ValueError(f"{path}: unexpected arrays {sorted(arrays)} in a model file")
-        reg = cls._from_meta(path, meta, backend, params)
+        reg = cls._from_meta(path, meta, backend, params, standardizer)
         reg._target_ndim, reg._n_targets = ndim, sizes[-1]
         reg.n_outputs_ = sizes[-1]
         return reg
