@@ -741,3 +741,66 @@ def test_the_output_directory_holds_only_this_runs_files_and_lists_them(tmp_path
     wrote = [line for line in stdout.splitlines() if line.startswith("wrote ")][-1]
     assert wrote == "wrote " + ", ".join(str(out / n) for n in names)
     assert "held an earlier run" in stdout and "removed regions.png, scaling.npz" in stdout
+
+
+# ---------------------------------------------------------------------- --data FILE.npy, --mmap
+
+
+def _npy_files(tmp_path):
+    X, y = datasets.load_digits()
+    files = {}
+    for name, values in (("X", X[:300]), ("y", y[:300]), ("Xt", X[300:400]), ("yt", y[300:400])):
+        files[name] = tmp_path / f"{name}.npy"
+        np.save(files[name], values)
+    return files
+
+
+def test_a_memory_mapped_run_equals_the_same_run_in_memory(tmp_path):
+    f = _npy_files(tmp_path)
+    base = ["train", "--data", str(f["X"]), "--labels", str(f["y"]), "--epochs", "3"]
+    base += ["--test-data", str(f["Xt"]), "--test-labels", str(f["yt"]), "--backend", "numpy"]
+    base += ["--hidden", "16", "--dtype", "float64", "--no-checkpoint"]
+    code, mapped_out, err = run([*base, "--mmap", "--out", str(tmp_path / "mapped")])
+    assert code == 0, err
+    assert "300 training and 100 test samples (memory-mapped: streamed from the file)" in mapped_out
+    code, _, err = run([*base, "--out", str(tmp_path / "loaded")])
+    assert code == 0, err
+    mapped = MLPClassifier.load(tmp_path / "mapped" / "model.npz")
+    loaded = MLPClassifier.load(tmp_path / "loaded" / "model.npz")
+    for (W, b), (W2, b2) in zip(mapped.params_, loaded.params_, strict=True):
+        np.testing.assert_array_equal(W, W2)
+        np.testing.assert_array_equal(b, b2)
+    # and predict takes the .npy features, memory-mapped, as it takes the .npz
+    np.savez(tmp_path / "t.npz", X=np.load(f["Xt"]))
+    model = str(tmp_path / "mapped" / "model.npz")
+    code, from_npy, err = run(["predict", "--model", model, "--data", str(f["Xt"])])
+    assert code == 0, err
+    code, from_npz, _ = run(["predict", "--model", model, "--data", str(tmp_path / "t.npz")])
+    assert from_npy == from_npz and len(from_npy.split()) == 100
+
+
+@pytest.mark.parametrize(
+    "extra, option, words",
+    [
+        (["--mmap", "--test-size", "0.3"], "--test-size", "--test-data"),
+        (["--test-data", "{Xt}"], "--test-labels", "--test-data needs it"),
+        (["--labels", "{yt}"], "--labels", "100 labels for the 300 rows"),
+        (["--mmap", "--test-data", "{y}", "--test-labels", "{yt}"], "--test-data", "expected"),
+    ],
+)
+def test_npy_data_mistakes_exit_2_naming_the_option(tmp_path, extra, option, words):
+    f = _npy_files(tmp_path)
+    argv = ["train", "--data", str(f["X"]), "--out", str(tmp_path / "o")]
+    if "--labels" not in extra:
+        argv += ["--labels", str(f["y"])]
+    argv += [a.format(**{k: str(v) for k, v in f.items()}) for a in extra]
+    code, _, err = run(argv)
+    assert code == 2
+    assert f"error: {option}" in err and words in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "model.npz").exists()
+
+
+def test_mmap_and_labels_need_a_npy_file(tmp_path):
+    for extra, option in ((["--mmap"], "--mmap"), (["--labels", "y.npy"], "--labels")):
+        code, _, err = run(["train", "--data", "digits", *extra, "--out", str(tmp_path)])
+        assert code == 2 and f"error: {option}: only" in err

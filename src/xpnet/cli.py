@@ -18,6 +18,7 @@ With no command at all, ``xpnet`` runs ``xpnet train`` with its defaults.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib
 import math
@@ -27,6 +28,7 @@ import re
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -209,8 +211,14 @@ Data: 'digits' (8x8 digits, embedded), 'moons' (two moons, 200 points),
 'mnist:DIR' (the four MNIST IDX files in DIR, with their own test set), or a
 FILE.npz (arrays X and y) or FILE.csv (a header row; the --label column holds
 the labels, every other column is a feature; with --task regression it holds
-the numeric targets). Data without a test set of their own are split
-(--test-size, stratified for a classifier, --seed).
+the numeric targets), or a FILE.npy of features with --labels FILE.npy. Data
+without a test set of their own are split (--test-size, stratified for a
+classifier, --seed), except with --mmap.
+
+Data larger than memory: --data X.npy --labels y.npy --mmap memory-maps X and
+streams it from the file a minibatch at a time (the model equals the one
+trained in memory); it is not split, so a test set comes from --test-data
+T.npy --test-labels t.npy.
 
 The defaults are the estimator's, which are scikit-learn's: adam, learning
 rate 0.001, batch "auto" (min(200, n)), alpha 1e-4, 200 epochs.
@@ -285,9 +293,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         default="digits",
         metavar="SPEC",
-        help="digits | moons | mnist:DIR | FILE.npz | FILE.csv",
+        help="digits | moons | mnist:DIR | FILE.npz | FILE.csv | FILE.npy (with --labels)",
     )
     data.add_argument("--label", default="label", metavar="COL", help="label column of a CSV")
+    data.add_argument(
+        "--labels",
+        metavar="FILE.npy",
+        help="the labels (or regression targets) of a --data FILE.npy, one per row",
+    )
+    data.add_argument(
+        "--mmap",
+        action="store_true",
+        help="memory-map --data FILE.npy and stream it from the file (data larger than "
+        "memory; not split: a test set comes from --test-data)",
+    )
+    data.add_argument(
+        "--test-data",
+        metavar="FILE.npy",
+        help="a test set for --data FILE.npy (memory-mapped with --mmap), with --test-labels",
+    )
+    data.add_argument("--test-labels", metavar="FILE.npy", help="the labels of --test-data")
     data.add_argument(
         "--task",
         choices=("classification", "regression"),
@@ -432,7 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     predict.add_argument("--model", required=True, metavar="FILE", help="a model.npz")
-    predict.add_argument("--data", required=True, metavar="FILE", help="FILE.npz or FILE.csv")
+    predict.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="FILE.npz, FILE.csv or FILE.npy (features only, memory-mapped)",
+    )
     predict.add_argument("--label", default="label", metavar="COL", help="label column of a CSV")
     predict.add_argument("--output", default=None, metavar="FILE", help=".csv, .npy or .txt")
     predict.add_argument("--proba", action="store_true", help="output class probabilities")
@@ -518,7 +548,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _check,
         "info": _info,
     }[args.command]
-    return _run_guarded(lambda: command(args))
+    with _warnings_as_lines():
+        return _run_guarded(lambda: command(args))
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Any:
+    """Warnings print as one ``xpnet: warning: ...`` line each (no source line) while a command runs."""
+
+    def one_line(message: Any, category: Any, filename: Any, lineno: Any, line: Any = None) -> str:
+        return f"xpnet: warning: {message}\n"
+
+    saved = warnings.formatwarning
+    warnings.formatwarning = one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = saved
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -603,18 +649,37 @@ def _load_training_data(args: argparse.Namespace) -> dict:
         spec = "mnist:" + os.path.expanduser(spec[len("mnist:") :])
     elif spec not in ("digits", "moons"):
         spec = os.path.expanduser(spec)
-    try:
-        data = datasets.load(spec, label=args.label, task=getattr(args, "task", "classification"))
-        names = _csv_header(spec) if spec.lower().endswith(".csv") else None
-    except (OSError, ValueError, TypeError) as e:
-        raise _for_option("--data", e) from e
+    npy = spec.lower().endswith(".npy")
+    for option, given in (("--labels", args.labels), ("--test-data", args.test_data)):
+        if given is not None and not npy:
+            raise CommandError(f"{option}: only with --data FILE.npy (got --data {args.data})")
+    if args.mmap and not npy:
+        raise CommandError(
+            f"--mmap: only a --data FILE.npy can be memory-mapped (got --data {args.data}); "
+            "save X with numpy.save and its labels beside it"
+        )
+    names = None
+    if npy:
+        data = _load_npy_data(args, spec)
+    else:
+        try:
+            data = datasets.load(
+                spec, label=args.label, task=getattr(args, "task", "classification")
+            )
+            names = _csv_header(spec) if spec.lower().endswith(".csv") else None
+        except (OSError, ValueError, TypeError) as e:
+            raise _for_option("--data", e) from e
     X, y = data["X"], data["y"]
     if "X_test" in data:
         X_train, y_train, X_test, y_test = X, y, data["X_test"], data["y_test"]
     else:
         try:
             X_train, X_test, y_train, y_test = datasets.train_test_split(
-                X, y, args.test_size, args.seed, stratify=args.task == "classification"
+                X,
+                y,
+                args.test_size,
+                args.seed,
+                stratify=args.task == "classification",
             )
         except ValueError as e:
             raise _for_option("--test-size", e) from e
@@ -636,6 +701,70 @@ def _load_training_data(args: argparse.Namespace) -> dict:
         "feature_names": names,
         "label_column": args.label if names is not None else None,
     }
+
+
+def _load_npy_data(args: argparse.Namespace, spec: str) -> dict:
+    """``--data X.npy --labels y.npy`` (memory-mapped with ``--mmap``), and a test set.
+
+    Every file goes through the safe reader; with ``--mmap`` the features stay in
+    their file (only their header is read here) and are not split: the test set,
+    if any, is ``--test-data`` / ``--test-labels``.
+    """
+    from . import io
+
+    read = io.map_npy if args.mmap else io.read_npy
+    if args.labels is None:
+        raise CommandError(
+            "--labels: --data FILE.npy holds the features only; give the labels (or the "
+            "regression targets), one per row, in --labels FILE.npy"
+        )
+    if (args.test_data is None) != (args.test_labels is None):
+        given, missing = (
+            ("--test-data", "--test-labels")
+            if args.test_labels is None
+            else ("--test-labels", "--test-data")
+        )
+        raise CommandError(f"{missing}: {given} needs it (the test features and their labels)")
+    given = getattr(args, "argv", [])
+    if args.mmap and any(a == "--test-size" or a.startswith("--test-size=") for a in given):
+        raise CommandError(
+            "--test-size: a memory-mapped --data is not split (its rows stay in the file); "
+            "give a test set with --test-data and --test-labels"
+        )
+
+    def load(option: str, path: str, features: bool) -> Any:
+        try:
+            values = (read if features else io.read_npy)(os.path.expanduser(path))
+        except (OSError, ValueError) as e:
+            raise _for_option(option, e) from e
+        if features and values.ndim != 2:
+            want = "(n_samples, n_features)"
+        elif not features and values.ndim not in (1, 2):
+            want = "(n_samples,) or (n_samples, n_targets)"
+        else:
+            return values
+        raise CommandError(f"{option}: {path} has shape {values.shape}; expected {want}")
+
+    X, y = load("--data", spec, True), load("--labels", args.labels, False)
+    if X.shape[0] != y.shape[0]:
+        raise CommandError(f"--labels: {y.shape[0]} labels for the {X.shape[0]} rows of --data")
+    data = {"X": X, "y": y}
+    if args.test_data is not None:
+        X_test = load("--test-data", args.test_data, True)
+        y_test = load("--test-labels", args.test_labels, False)
+        if X_test.shape[0] != y_test.shape[0]:
+            raise CommandError(
+                f"--test-labels: {y_test.shape[0]} labels for the {X_test.shape[0]} rows "
+                "of --test-data"
+            )
+        if X_test.shape[1] != X.shape[1]:
+            raise CommandError(
+                f"--test-data: {X_test.shape[1]} features, but --data has {X.shape[1]}"
+            )
+        data.update(X_test=X_test, y_test=y_test)
+    elif args.mmap:
+        data.update(X_test=None, y_test=None)
+    return data
 
 
 def _csv_header(path: str) -> list[str]:
@@ -862,7 +991,9 @@ def _train(args: argparse.Namespace) -> int:
     )
     _say(
         args,
-        f"data: {args.data}: {X.shape[0]} training and {X_test.shape[0]} test samples, "
+        f"data: {args.data}: {X.shape[0]} training and "
+        f"{'no' if X_test is None else X_test.shape[0]} test samples"
+        f"{' (memory-mapped: streamed from the file)' if args.mmap else ''}, "
         f"{X.shape[1]} features, {what}; {data['scaling']}",
     )
     try:
@@ -882,7 +1013,7 @@ def _train(args: argparse.Namespace) -> int:
         clf.fit(
             X,
             y,
-            eval_sets={"test": (X_test, y_test)},
+            eval_sets=None if X_test is None else {"test": (X_test, y_test)},
             checkpoint=checkpoint,
             resume=args.resume is not None,
             on_batch=progress.on_batch,
@@ -923,11 +1054,11 @@ def _train(args: argparse.Namespace) -> int:
         _say(
             args,
             f"R^2: train {clf.score(X, y):.4f}  validation {validation}  "
-            f"test {clf.score(X_test, y_test):.4f}",
+            f"test {'-' if X_test is None else format(clf.score(X_test, y_test), '.4f')}",
         )
     else:
         train_error = 1.0 - clf.score(X, y)
-        test_error = 1.0 - clf.score(X_test, y_test)
+        test_error = None if X_test is None else 1.0 - clf.score(X_test, y_test)
         if clf.best_validation_score_ is not None:
             validation = f"{100 * (1 - clf.best_validation_score_):.2f}% (best epoch, kept)"
         else:
@@ -935,7 +1066,7 @@ def _train(args: argparse.Namespace) -> int:
         _say(
             args,
             f"error: train {100 * train_error:.2f}%  validation {validation}  "
-            f"test {100 * test_error:.2f}%",
+            f"test {'-' if test_error is None else format(100 * test_error, '.2f') + '%'}",
         )
     if not root:
         return EXIT_OK
@@ -1024,11 +1155,12 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
 def _read_features(
     path: str, label: str, task: str = "classification"
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Features (n, d) float64 of a .npz (array X) or .csv file, labels if present, column names.
+    """Features (n, d) of a .npz (array X), .csv or .npy file, labels if present, column names.
 
     Both go through the safe reader: ``io.read_npz`` (only X and y read, each
     header checked first) and ``io.open_regular`` for a CSV file. The names are
     a CSV's feature columns (its header without the ``label`` column); None for .npz.
+    A ``.npy`` file holds the features only and is memory-mapped (``io.map_npy``).
     """
     from . import datasets, io
 
@@ -1051,7 +1183,12 @@ def _read_features(
             raise ValueError(f"{path}: no data rows after the header")
         datasets._check_row_lengths(path, rows[1:], lines[1:], len(header))
         return datasets._parse_features(rows[1:], header, path, lines[1:]), None, header
-    raise ValueError(f"{path}: expected a file ending in .npz or .csv")
+    if lower.endswith(".npy"):  # features only, memory-mapped: predicted in blocks
+        X = io.map_npy(path)
+        if X.ndim != 2 or X.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: X must be a 2-D numeric array, got {X.dtype} {X.shape}")
+        return X, None, None
+    raise ValueError(f"{path}: expected a file ending in .npz, .csv or .npy")
 
 
 def _match_columns(

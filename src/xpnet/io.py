@@ -36,7 +36,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -59,6 +59,7 @@ __all__ = [
     "ReadLimits",
     "open_regular",
     "read_npy",
+    "map_npy",
     "read_npz",
     "write_archive",
     "read_archive",
@@ -300,10 +301,10 @@ def _parse_npy_header(text: str, where: str, path: str) -> tuple[tuple, bool, np
     return shape, fortran, dtype
 
 
-def _read_npy_stream(
+def _check_npy_header(
     stream: Any, stored: int, where: str, path: str, limits: ReadLimits
-) -> np.ndarray:
-    """One ``.npy`` array from ``stream``, which holds ``stored`` bytes: header checked first."""
+) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Read and check a ``.npy`` header from ``stream``: (shape, fortran order, dtype, bytes)."""
     prefix = _read_up_to(stream, 10)
     if len(prefix) < 10 or not prefix.startswith(_NPY_MAGIC):
         raise FileCheckError(path, f"{where} is not a .npy array (no .npy magic bytes)")
@@ -352,6 +353,14 @@ def _read_npy_stream(
             f"{where} declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
             f"{max(stored - start - header_len, 0)} bytes of data",
         )
+    return shape, fortran, dtype, nbytes
+
+
+def _read_npy_stream(
+    stream: Any, stored: int, where: str, path: str, limits: ReadLimits
+) -> np.ndarray:
+    """One ``.npy`` array from ``stream``, which holds ``stored`` bytes: header checked first."""
+    shape, fortran, dtype, nbytes = _check_npy_header(stream, stored, where, path, limits)
     data = bytearray(nbytes)
     view, got = memoryview(data), 0
     while got < nbytes:
@@ -378,6 +387,33 @@ def read_npy(path: str | os.PathLike, *, limits: ReadLimits | None = None) -> np
             return _read_npy_stream(f, size, "the array", name, limits)
         except OSError as error:
             raise FileCheckError(name, f"cannot be read ({error})") from None
+
+
+def map_npy(path: str | os.PathLike, *, limits: ReadLimits | None = None) -> np.memmap:
+    """A read-only memory map of a ``.npy`` file, its header checked by the safe reader.
+
+    The header is read and checked as :func:`read_npy` checks it (version, size,
+    no Python objects, data bytes equal to what the header declares) before the
+    file is mapped. Nothing of the data is read, so ``limits.max_file_bytes`` and
+    ``limits.max_array_bytes`` do not apply (a map of a file larger than memory
+    is the point); the other limits do.
+    """
+    limits = ReadLimits() if limits is None else limits
+    unbounded = replace(limits, max_file_bytes=2**63 - 1, max_array_bytes=2**63 - 1)
+    name = os.fspath(path)
+    with open_regular(name, limits=unbounded) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            shape, fortran, dtype, _ = _check_npy_header(f, size, "the array", name, unbounded)
+        except OSError as error:
+            raise FileCheckError(name, f"cannot be read ({error})") from None
+    try:
+        mapped = np.load(name, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise FileCheckError(name, f"cannot be memory-mapped ({error})") from None
+    if not isinstance(mapped, np.memmap) or mapped.shape != shape or mapped.dtype != dtype:
+        raise FileCheckError(name, "changed while it was being opened; try again")
+    return mapped
 
 
 def _count_members(f: BinaryIO, name: str, size: int, limits: ReadLimits, kind: str) -> None:
