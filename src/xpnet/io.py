@@ -366,7 +366,7 @@ def data_fingerprint(X: Any, y: Any, sample_weight: Any = None, *, dtype: Any = 
     for k in blocks:
         start, stop = k * rows, min(n, (k + 1) * rows)
         for _, arr, dt in parts:
-            block = np.asarray(to_numpy(arr[start:stop]))
+            block = np.asarray(to_numpy(arr[start:stop, ...]))
             block = np.ascontiguousarray(block, dtype=dt.newbyteorder("<"))
             h.update(memoryview(block).cast("B"))
     return "blake2b:" + h.hexdigest()
@@ -1057,6 +1057,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[TrainState, dict, np.ndarr
         else None
     )
     classes = arrays.pop("classes", None)
+    if classes is not None and classes.shape == (0,):
+        classes = None  # a regressor's checkpoint: it has no labels
     if classes is not None:
         classes = _check_classes(path, classes, sizes[-1])
     leaf_shapes = [a.shape for pair in params for a in pair]
