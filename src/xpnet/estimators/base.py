@@ -889,6 +889,9 @@ class BaseMLP:
             self._adopt_state(state)
             self._say_interrupted(checkpoint)
             raise
+        except _io.WriteError:  # a checkpoint could not be written: the model keeps its epochs
+            self._adopt_state(state)
+            raise
         self._adopt_state(state)
         if state.stopped and self.verbose:
             print(f"xpnet: stopped after epoch {state.epoch}: {state.stopped}")
