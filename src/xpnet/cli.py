@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         default=None,
         metavar="PATH",
-        help="write a checkpoint here at each epoch end (default: OUT/checkpoint.npz)",
+        help="write a checkpoint here at epoch ends (default: OUT/checkpoint.npz)",
     )
     where.add_argument(
         "--resume",

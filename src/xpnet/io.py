@@ -21,7 +21,11 @@ number of classes.
 
 Any failure raises ``ValueError`` naming the file and what is wrong; nothing
 is modified by a failed load. Writes are atomic: a temporary file in the
-same directory, flushed, then renamed over the target.
+same directory, flushed, then renamed over the target; a write that fails
+removes its temporary file and raises :class:`WriteError` (an ``OSError``)
+naming the file. A checkpoint path has one writer at a time
+(:class:`CheckpointLock`), and a checkpoint holds the fingerprint of its
+training data (:func:`data_fingerprint`).
 """
 
 from __future__ import annotations
@@ -223,7 +227,7 @@ class CheckpointLock:
     The lock is ``fcntl.flock`` on that file, which holds the owner's process id
     and host name. The operating system releases a ``flock`` when its process
     ends, however it ends (``kill -9`` included), so a lock file left by a dead
-    process is simply taken over; a live holder makes :meth:`acquire` raise
+    process is simply taken over; a live holder makes ``acquire()`` raise
     :class:`CheckpointLockedError` naming the lock file and the holder. On a
     platform without ``fcntl`` (Windows) nothing is locked. ``release`` removes
     the lock file. ``flock`` locks are not reliable on every network file

@@ -515,8 +515,13 @@ class BaseMLP:
                 twice), or None.
             eval_sets: ``{"test": (X_test, y_test), ...}``, evaluated each epoch
                 into ``history_``; never trained on.
-            checkpoint: a path written atomically at each epoch end.
-            resume: continue from ``checkpoint`` when that file exists.
+            checkpoint: a path written atomically at epoch ends (see
+                ``checkpoint_every``). It must name a file in an existing
+                directory; the run holds the lock file ``checkpoint + ".lock"``
+                and first removes the temporary files that killed writes of it left.
+            resume: continue from ``checkpoint`` when that file exists; the
+                checkpoint must have been written with the same settings and data
+                (compared by their fingerprint, ``xpnet.io.data_fingerprint``).
             on_batch: ``f(batch_index, n_batches)`` after each minibatch (counts only).
             on_epoch: ``f(epoch, row)`` after each epoch, ``row`` being its ``history_`` row.
             checkpoint_every: seconds: at an epoch end, ``checkpoint`` is written only
@@ -531,6 +536,10 @@ class BaseMLP:
             ValueError: bad arguments or data (the message names which).
             TypeError: arguments or data of the wrong type.
             DivergenceError: the loss became NaN or inf; the last good parameters are kept.
+            xpnet.io.CheckpointWriteError: the checkpoint could not be written (an
+                ``OSError``: a full disk, a read-only file system); the message names
+                the file, the epoch it still holds and how to resume.
+            xpnet.io.CheckpointLockedError: another live process writes ``checkpoint``.
         """
         self._check_params()
         _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch)
