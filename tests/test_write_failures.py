@@ -147,6 +147,16 @@ def test_a_directory_as_checkpoint_in_the_command_names_the_option(tmp_path, cap
     assert "epoch" not in out, "training started"
 
 
+def test_a_checkpoint_under_a_file_in_the_command_names_the_option(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    bad = tmp_path / "file" / "run.ckpt"
+    code = cli.main(["train", "--out", str(tmp_path / "out"), "--checkpoint", str(bad)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert err.startswith(f"xpnet: error: --checkpoint: cannot create the directory {bad.parent}")
+    assert len(err.splitlines()) == 1
+
+
 # ------------------------------------------------------------------ full disk, read-only
 
 
@@ -242,6 +252,8 @@ def test_the_command_says_it_on_one_line_and_its_resume_command_works(
     resume = lines[0].split("resume with: ", 1)[1]
     assert resume == shlex.join(["xpnet", "train", *argv[1:], "--resume", str(ckpt)])
     assert _epoch_held(ckpt) == 1
+    if code != errno.ENOSPC:
+        return  # one resume suffices
     monkeypatch.undo()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

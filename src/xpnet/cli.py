@@ -890,10 +890,17 @@ def _train(args: argparse.Namespace) -> int:
     try:
         if root:
             out.mkdir(parents=True, exist_ok=True)
-            if checkpoint is not None:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _for_option("--out", e) from e
+    try:
+        if root and checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        option = "--resume" if args.resume is not None else "--checkpoint"
+        raise CommandError(
+            f"{option}: cannot create the directory {checkpoint.parent}: {e.strerror or e}; "
+            "give a path in a directory that exists or can be created"
+        ) from e
     if start_epoch:
         _say(args, f"resuming from {checkpoint} after epoch {start_epoch}")
 

@@ -202,7 +202,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     pattern = re.compile(_TEMPORARY.format(name=re.escape(path.name)))
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -372,7 +372,7 @@ def data_fingerprint(X: Any, y: Any, sample_weight: Any = None, *, dtype: Any = 
         for _, arr, dt in parts:
             block = np.asarray(to_numpy(arr[start:stop, ...]))
             block = np.ascontiguousarray(block, dtype=dt.newbyteorder("<"))
-            h.update(memoryview(block).cast("B"))
+            h.update(block.data.cast("B"))
     return "blake2b:" + h.hexdigest()
 
 

@@ -641,7 +641,7 @@ class BaseMLP:
             path = Path(checkpoint)
 
             last_epoch = run_start + int(self.max_iter)
-            written = {"at": time.monotonic(), "pending": None}
+            written: dict[str, Any] = {"at": time.monotonic(), "pending": None}
 
             def write(st: TrainState) -> None:
                 if comm.is_root:  # one writer
@@ -650,7 +650,9 @@ class BaseMLP:
                             path, st, seed, sizes, n, run_start, t_start, fingerprint
                         )
                     except _io.WriteError as e:
-                        raise _checkpoint_write_error(path, e, self._checkpoint_epoch) from e
+                        raise _checkpoint_write_error(
+                            path, e, getattr(self, "_checkpoint_epoch", None)
+                        ) from e
                 self._checkpoint_epoch = st.epoch  # only once the file is in place
                 written["at"], written["pending"] = time.monotonic(), None
 
@@ -1434,7 +1436,8 @@ def _lock_checkpoint(comm: Any, path: Path) -> Any:
 
     Every rank raises when rank 0 cannot take the lock; only rank 0 holds one.
     """
-    lock, failure = None, None
+    lock = None
+    failure: Exception | None = None
     if comm.is_root:
         try:
             lock = _io.CheckpointLock(path).acquire()
