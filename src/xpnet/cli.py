@@ -205,7 +205,8 @@ run to --out:
                 learning rate, seconds
   curves.png    learning curves (needs matplotlib)
   regions.png   decision regions, for data with 2 features (needs matplotlib)
-  checkpoint.npz  the state at the last epoch end (or --checkpoint PATH)
+  checkpoint.npz  the state at an epoch end, at most every --checkpoint-every
+                seconds and after the last epoch (or --checkpoint PATH)
 
 Data: 'digits' (8x8 digits, embedded), 'moons' (two moons, 200 points),
 'mnist:DIR' (the four MNIST IDX files in DIR, with their own test set), or a
@@ -223,7 +224,11 @@ The scaling is written to scaling.npz beside the model, and `xpnet predict`
 applies it to new data.
 
 Ctrl-C stops training: the checkpoint of the last finished epoch is kept,
-and `xpnet train ... --resume PATH` continues from it.
+and `xpnet train ... --resume PATH` continues from it (the same data and
+settings; other data are refused). One run at a time writes a checkpoint
+(PATH.lock). Exit status: 0 done, 2 bad input, 3 diverged, 74 a file could
+not be written (the message says how to resume), 75 the checkpoint is in use
+by another run, 130 interrupted.
 """
 
 PREDICT_HELP = """\
