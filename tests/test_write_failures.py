@@ -203,8 +203,11 @@ def test_a_first_write_that_fails_says_nothing_was_saved(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_read_only_directory_fails_before_the_first_epoch(tmp_path, monkeypatch):
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_read_only_directory_fails_before_the_first_epoch(tmp_path, monkeypatch, resume):
     """The lock file is the first write: its failure stops the run before any batch."""
+    if resume:
+        _fit(_clf(2), checkpoint=tmp_path / "run.ckpt")
     real_open = os.open
 
     def read_only(file, flags, *a, **kw):
@@ -215,9 +218,14 @@ def test_a_read_only_directory_fails_before_the_first_epoch(tmp_path, monkeypatc
     monkeypatch.setattr(xio.os, "open", read_only)
     batches = Batches()
     with pytest.raises(xio.CheckpointWriteError, match="Read-only file system") as info:
-        _fit(_clf(), checkpoint=tmp_path / "run.ckpt", on_batch=batches)
+        _fit(_clf(), checkpoint=tmp_path / "run.ckpt", resume=resume, on_batch=batches)
     assert batches.count == 0
     assert info.value.filename == str(tmp_path / "run.ckpt")
+    if resume:  # the checkpoint it would have continued is still there to resume
+        assert info.value.epoch == 2 and "it still holds epoch 2" in str(info.value)
+        assert _epoch_held(tmp_path / "run.ckpt") == 2
+    else:
+        assert info.value.epoch is None and "nothing of this run was saved" in str(info.value)
 
 
 def test_write_archive_raises_write_error_and_removes_its_temporary(tmp_path, monkeypatch):

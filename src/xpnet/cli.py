@@ -9,8 +9,9 @@ code (``python -m xpnet`` and the ``xpnet`` console script call it):
   unusable backend, data the estimator refuses), reported on one line as
   ``xpnet: error: <message>``, no traceback;
 * 3: training diverged (the loss became NaN or inf);
-* 74: a file could not be written (a full disk, a read-only file system),
-  reported on one line naming the file; ``train`` says how to resume;
+* 74: an input/output error: a file could not be written (a full disk, a
+  read-only file system), reported on one line naming the file; ``train``
+  says how to resume;
 * 75: the checkpoint is in use: another live ``xpnet train`` (or ``fit``)
   holds its lock file ``PATH.lock``;
 * 130: interrupted (Ctrl-C); ``train`` keeps its last epoch-end checkpoint

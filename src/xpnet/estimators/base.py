@@ -673,7 +673,11 @@ class BaseMLP:
         self._checkpoint_epoch = None if ckpt is None else state.epoch
         first_row = 0 if ckpt is not None else len(state.history.get("train_loss", []))
         self._state = None  # set again by the run; a run that cannot start leaves it None
-        lock = None if checkpoint is None else _lock_checkpoint(comm, Path(checkpoint))
+        lock = (
+            None
+            if checkpoint is None
+            else _lock_checkpoint(comm, Path(checkpoint), self._checkpoint_epoch)
+        )
         try:
             self._run(
                 state,
@@ -1431,10 +1435,11 @@ def _check_checkpoint_path(checkpoint: Any) -> None:
         raise ValueError(f"checkpoint: {parent} (in {text}) is not a directory; give another path")
 
 
-def _lock_checkpoint(comm: Any, path: Path) -> Any:
+def _lock_checkpoint(comm: Any, path: Path, held: int | None) -> Any:
     """Rank 0 locks the checkpoint path and removes its stale temporary files.
 
     Every rank raises when rank 0 cannot take the lock; only rank 0 holds one.
+    ``held``: the epoch the checkpoint holds when this run resumes it, else None.
     """
     lock = None
     failure: Exception | None = None
@@ -1444,7 +1449,7 @@ def _lock_checkpoint(comm: Any, path: Path) -> Any:
         except _io.CheckpointLockedError as e:
             failure = e
         except _io.WriteError as e:  # the directory cannot be written: say so before training
-            failure = _checkpoint_write_error(path, e, None)
+            failure = _checkpoint_write_error(path, e, held)
         else:
             _io.remove_stale_temporaries(path)  # ours now: left by a writer that died
     if comm.size > 1:
