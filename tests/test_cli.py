@@ -247,7 +247,9 @@ def test_ctrl_c_keeps_the_checkpoint_and_resume_continues_the_same_run(tmp_path,
 
     monkeypatch.setattr(MLPClassifier, "_write_checkpoint", write_then_interrupt)
     out = tmp_path / "run"
-    code, _, err = run(["train", *common, "--epochs", "4", "--out", str(out)])
+    code, _, err = run(
+        ["train", *common, "--epochs", "4", "--out", str(out), "--checkpoint-every", "0"]
+    )
     assert code == 130
     assert "Traceback" not in err
     checkpoint = out / "checkpoint.npz"

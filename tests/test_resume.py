@@ -4,7 +4,8 @@
   (bit-identical on NumPy, within 1e-6 elsewhere) for SGD with momentum, Adam
   and early stopping on a validation split;
 * a training process killed with SIGKILL mid-epoch leaves a valid checkpoint,
-  and resuming from it ends bit-identical to an uninterrupted run;
+  and resuming from it ends bit-identical to an uninterrupted run, taking
+  over the killed run's lock and removing any temporary file it left;
 * Ctrl-C (SIGINT) mid-epoch: the checkpoint stays valid, the process says how
   to resume, and resuming ends equal to the uninterrupted run;
 * a damaged checkpoint, or one written with other settings, is a ValueError.
@@ -200,8 +201,14 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the trainer finished before it was killed"
     meta = _meta(path)  # still a valid checkpoint: written atomically
     assert held <= meta["epoch"] < MAX_ITER
+    # a kill during a write leaves its temporary file: plant one so the removal is tested
+    (tmp_path / ".run.ckpt.k1ll3d_x.tmp").write_bytes(b"PK\x03\x04 half a checkpoint")
+    assert (tmp_path / "run.ckpt.lock").exists()  # the killed run's, unlocked by its death
     resumed = _resume(path)
     assert resumed.n_iter_ == MAX_ITER
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".", "run"))) == [
+        "run.ckpt"
+    ]
     for got, want in zip(_host_params(resumed), _host_params(_uninterrupted()), strict=True):
         assert np.array_equal(got, want)
 

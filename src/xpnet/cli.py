@@ -9,8 +9,13 @@ code (``python -m xpnet`` and the ``xpnet`` console script call it):
   unusable backend, data the estimator refuses), reported on one line as
   ``xpnet: error: <message>``, no traceback;
 * 3: training diverged (the loss became NaN or inf);
+* 74: an input/output error: a file could not be written (a full disk, a
+  read-only file system), reported on one line naming the file; ``train``
+  says how to resume;
+* 75: the checkpoint is in use: another live ``xpnet train`` (or ``fit``)
+  holds its lock file ``PATH.lock``;
 * 130: interrupted (Ctrl-C); ``train`` keeps its last epoch-end checkpoint
-  and prints the command that resumes from it.
+  and prints, on one line, the command that resumes from it.
 
 With no command at all, ``xpnet`` runs ``xpnet train`` with its defaults.
 """
@@ -43,6 +48,8 @@ EXIT_OK = 0
 EXIT_DISAGREE = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_IOERR = 74  # sysexits.h EX_IOERR
+EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL: try again once the other run has ended
 EXIT_INTERRUPTED = 130
 
 #: Backends ``xpnet check`` tries by default (those ``available_backends`` reports on).
@@ -75,6 +82,7 @@ _OPTION_OF = {
     "validation_fraction": "--validation-fraction",
     "early_stopping": "--early-stopping",
     "checkpoint": "--checkpoint",
+    "checkpoint_every": "--checkpoint-every",
     "resume": "--resume",
 }
 
@@ -202,7 +210,8 @@ run to --out:
                 learning rate, seconds
   curves.png    learning curves (needs matplotlib)
   regions.png   decision regions, for data with 2 features (needs matplotlib)
-  checkpoint.npz  the state at the last epoch end (or --checkpoint PATH)
+  checkpoint.npz  the state at an epoch end, at most every --checkpoint-every
+                seconds and after the last epoch (or --checkpoint PATH)
 
 Every file written is listed; files an earlier run left in --out and this run
 did not write again are removed (and said so).
@@ -229,7 +238,11 @@ The model applies the scaling itself (the estimator's standardize) and keeps
 it in model.npz, so `xpnet predict` takes raw data.
 
 Ctrl-C stops training: the checkpoint of the last finished epoch is kept,
-and `xpnet train ... --resume PATH` continues from it.
+and `xpnet train ... --resume PATH` continues from it (the same data and
+settings; other data are refused). One run at a time writes a checkpoint
+(PATH.lock). Exit status: 0 done, 2 bad input, 3 diverged, 74 a file could
+not be written (the message says how to resume), 75 the checkpoint is in use
+by another run, 130 interrupted.
 """
 
 PREDICT_HELP = """\
@@ -435,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         default=None,
         metavar="PATH",
-        help="write a checkpoint here at each epoch end (default: OUT/checkpoint.npz)",
+        help="write a checkpoint here at epoch ends (default: OUT/checkpoint.npz)",
     )
     where.add_argument(
         "--resume",
@@ -447,6 +460,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-checkpoint",
         action="store_true",
         help="write no checkpoint (a Ctrl-C then keeps nothing to resume from)",
+    )
+    where.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="write the checkpoint at an epoch end only when SECONDS have passed since the "
+        "last write (always after the last epoch and on Ctrl-C); 0: at every epoch end",
     )
     where.add_argument("--quiet", action="store_true", help="print only errors and warnings")
 
@@ -602,6 +623,14 @@ def _run_guarded(run: Any) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the exit-time flush stays quiet
         return EXIT_OK
+    except OSError as e:  # a write that failed (model.npz, history.csv, ...): no traceback
+        from .io import WriteError
+
+        if isinstance(e, WriteError) or not e.filename:
+            _error(str(e))
+        else:
+            _error(f"{e.filename}: {e.strerror or e}")
+        return EXIT_IOERR
 
 
 def _error(message: str) -> None:
@@ -925,13 +954,6 @@ def _checkpoint_epoch(path: Path) -> int:
     return epoch if isinstance(epoch, int) else 0
 
 
-def _mtime(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
 def _resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
     """The ``xpnet train`` command line that resumes this run from ``checkpoint``."""
     kept, skip = [], False
@@ -946,6 +968,42 @@ def _resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
             continue
         kept.append(token)
     return shlex.join(["xpnet", "train", *kept, "--resume", str(checkpoint)])
+
+
+def _interrupted_notice(args: argparse.Namespace, checkpoint: Path | None, clf: Any) -> str:
+    """The one line ``xpnet train`` prints on Ctrl-C: what is kept and how to go on."""
+    if checkpoint is None:
+        return "xpnet: interrupted; --no-checkpoint: nothing saved"
+    held = getattr(clf, "_checkpoint_epoch", None)  # the epoch the file holds, once written
+    if held is None:
+        return "xpnet: interrupted before the first epoch ended; nothing saved"
+    return (
+        f"xpnet: interrupted after epoch {held}; the checkpoint at {checkpoint} resumes it: "
+        f"{_resume_command(args, checkpoint)}"
+    )
+
+
+def _write_failure(args: argparse.Namespace, checkpoint: Path | None, error: OSError) -> Any:
+    """A failed checkpoint write or a held lock as a CommandError; other errors unchanged."""
+    from . import io as _io
+
+    if isinstance(error, _io.CheckpointLockedError):
+        return CommandError(f"--checkpoint: {error.strerror}", EXIT_LOCKED)
+    if not isinstance(error, _io.CheckpointWriteError) or checkpoint is None:
+        return error
+    remedy = _io.write_remedy(error.errno)
+    if error.epoch is None:
+        how = f"nothing was saved; {remedy} and start again with: {_rerun_command(args)}"
+    else:
+        how = f"{remedy} and resume with: {_resume_command(args, checkpoint)}"
+    return CommandError(
+        f"cannot write checkpoint {error.filename}: {error.strerror}; {how}", EXIT_IOERR
+    )
+
+
+def _rerun_command(args: argparse.Namespace) -> str:
+    """The ``xpnet train`` command line of this run, as given."""
+    return shlex.join(["xpnet", "train", *args.argv])
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -999,15 +1057,22 @@ def _train(args: argparse.Namespace) -> int:
     try:
         if root:
             out.mkdir(parents=True, exist_ok=True)
-            if checkpoint is not None:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _for_option("--out", e) from e
+    try:
+        if root and checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        option = "--resume" if args.resume is not None else "--checkpoint"
+        raise CommandError(
+            f"{option}: cannot create the directory {checkpoint.parent}: {e.strerror or e}; "
+            "give a path in a directory that exists or can be created"
+        ) from e
     if start_epoch:
         _say(args, f"resuming from {checkpoint} after epoch {start_epoch}")
 
     progress = _Progress(args, start_epoch)
-    before = None if checkpoint is None else _mtime(checkpoint)
+    clf._interrupt_notice = False  # the command says it below, in its own terms
     started = time.perf_counter()
     try:
         clf.fit(
@@ -1018,20 +1083,15 @@ def _train(args: argparse.Namespace) -> int:
             resume=args.resume is not None,
             on_batch=progress.on_batch,
             on_epoch=progress.on_epoch,
+            checkpoint_every=args.checkpoint_every,
         )
     except KeyboardInterrupt:
         progress.close()
-        if checkpoint is None:
-            print("xpnet: interrupted; --no-checkpoint: nothing saved", file=sys.stderr)
-        elif _mtime(checkpoint) is not None and (start_epoch or _mtime(checkpoint) != before):
-            # the estimator has said which epoch it holds
-            print(
-                f"xpnet: to resume this run:\n  {_resume_command(args, checkpoint)}",
-                file=sys.stderr,
-            )
-        else:
-            print("xpnet: interrupted before the first epoch ended; nothing saved", file=sys.stderr)
+        print(_interrupted_notice(args, checkpoint, clf), file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    except OSError as e:
+        progress.close()
+        raise _write_failure(args, checkpoint, e) from e
     except DivergenceError as e:
         progress.close()
         raise CommandError(f"{e} (here: a smaller --lr)", EXIT_DIVERGED) from e

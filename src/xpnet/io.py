@@ -21,15 +21,23 @@ number of classes.
 
 Any failure raises ``ValueError`` naming the file and what is wrong; nothing
 is modified by a failed load. Writes are atomic: a temporary file in the
-same directory, flushed, then renamed over the target.
+same directory, flushed, then renamed over the target; a write that fails
+removes its temporary file and raises :class:`WriteError` (an ``OSError``)
+naming the file. A checkpoint path has one writer at a time
+(:class:`CheckpointLock`), and a checkpoint holds the fingerprint of its
+training data (:func:`data_fingerprint`).
 """
 
 from __future__ import annotations
 
 import ast
+import errno
+import hashlib
 import json
 import math
 import os
+import platform
+import re
 import stat
 import struct
 import tempfile
@@ -62,6 +70,13 @@ __all__ = [
     "map_npy",
     "read_npz",
     "write_archive",
+    "WriteError",
+    "CheckpointWriteError",
+    "CheckpointLock",
+    "CheckpointLockedError",
+    "remove_stale_temporaries",
+    "write_remedy",
+    "data_fingerprint",
     "read_archive",
     "model_arrays",
     "check_model",
@@ -84,10 +99,20 @@ _FLOAT_DTYPES = ("float32", "float64")
 def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically; return the path.
 
+    The archive is written to a temporary file ``.NAME.xxxxxxxx.tmp`` beside the
+    target, flushed and fsynced, then renamed over the target, so the target is
+    always either the old file or the new one. A write that fails removes its
+    temporary file and raises :class:`WriteError`.
+
     Args:
         path: target file; ``.npz`` is not appended.
         meta: JSON-serialisable metadata (stored as a uint8 array named ``meta``).
         arrays: name -> NumPy array of a numeric or fixed-width string dtype.
+
+    Raises:
+        TypeError: an array of Python objects (it cannot be saved without pickle).
+        WriteError: the file could not be written (a full disk, a read-only file
+            system, ...); an ``OSError`` naming the path and the reason.
     """
     path = Path(path)
     payload = {_META: np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
@@ -97,9 +122,10 @@ def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndar
             raise TypeError(f"{name}: object arrays cannot be saved without pickle")
         payload[name] = arr
     directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp_name = None
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
             f.flush()
@@ -107,14 +133,252 @@ def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndar
         # mkstemp makes the file private (0600): give it the mode a plain open() would
         os.chmod(tmp_name, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
         os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
+    except BaseException as e:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise WriteError(path, e) from e
         raise
     _fsync_directory(directory)  # the rename itself survives a crash
     return path
+
+
+class WriteError(OSError):
+    """A file could not be written; ``filename`` is the target, ``strerror`` the reason.
+
+    Its ``errno`` is the underlying error's (``errno.ENOSPC`` for a full disk,
+    ``errno.EROFS`` for a read-only file system, ...). The target is untouched:
+    it still holds what it held before the write.
+    """
+
+    def __init__(self, path: str | os.PathLike, error: OSError):
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(error.errno, reason, str(path))
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+def write_remedy(code: int | None) -> str:
+    """What to do about a failed write with this ``errno``, as a phrase ("free space")."""
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)):
+        return "free space"
+    if code == errno.EROFS:
+        return "make the file system writable (or choose another path)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "make the directory writable (or choose another path)"
+    return "fix that"
+
+
+class CheckpointWriteError(WriteError):
+    """A checkpoint could not be written during ``fit``.
+
+    ``epoch`` is the epoch the checkpoint file still holds (None when no
+    checkpoint of this run was written yet); the message says how to resume.
+    """
+
+    def __init__(self, path: str | os.PathLike, error: OSError, epoch: int | None, hint: str):
+        super().__init__(path, error)
+        self.epoch = epoch
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"cannot write checkpoint {self.filename}: {self.strerror}; {self.hint}"
+
+
+#: How ``write_archive`` names its temporary files (``tempfile.mkstemp``'s 8 random characters).
+_TEMPORARY = r"\.{name}\.[a-z0-9_]{{8}}\.tmp"
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that interrupted writes of ``path`` left behind.
+
+    Only names of the exact form ``write_archive`` gives them
+    (``.NAME.xxxxxxxx.tmp`` beside ``NAME``) are removed; call it only while
+    holding ``path``'s :class:`CheckpointLock` (or knowing that no other process
+    writes ``path``), since a live writer's temporary file has the same form.
+
+    Returns:
+        the paths removed.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(_TEMPORARY.format(name=re.escape(path.name)))
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    return removed
+
+
+class CheckpointLockedError(BlockingIOError):
+    """Another live process holds the lock of the checkpoint this run would write."""
+
+
+class CheckpointLock:
+    """An exclusive lock on one checkpoint path: the file ``NAME.lock`` beside it.
+
+    The lock is ``fcntl.flock`` on that file, which holds the owner's process id
+    and host name. The operating system releases a ``flock`` when its process
+    ends, however it ends (``kill -9`` included), so a lock file left by a dead
+    process is simply taken over; a live holder makes ``acquire()`` raise
+    :class:`CheckpointLockedError` naming the lock file and the holder. On a
+    platform without ``fcntl`` (Windows) nothing is locked. ``release`` removes
+    the lock file. ``flock`` locks are not reliable on every network file
+    system; on a local disk they are.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        target = Path(path)
+        self.path = target.with_name(target.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> CheckpointLock:
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            return self
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _default_mode())
+            except OSError as e:
+                raise WriteError(self.path, e) from e
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = _read_holder(fd)
+                os.close(fd)
+                if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                    raise WriteError(self.path, e) from e
+                raise CheckpointLockedError(
+                    errno.EWOULDBLOCK,
+                    f"the checkpoint is in use: {self.path} is locked by {holder}; "
+                    "wait for that run to end (or stop it), or write another checkpoint path",
+                    str(self.path),
+                ) from None
+            # the holder before us may have removed the file after we opened it: lock the file
+            # that is at the path now, not an orphan
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except OSError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"pid {os.getpid()} on {platform.node()}\n".encode())
+            except OSError as e:
+                os.close(fd)
+                raise WriteError(self.path, e) from e
+            self._fd = fd
+            return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.unlink(self.path)  # still holding the lock: nobody else owns this file
+        except OSError:
+            pass
+        os.close(fd)
+
+    def __enter__(self) -> CheckpointLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 200).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "another process"
+
+
+#: Training data of at most this many bytes (X in the training dtype, the targets and
+#: the weights) is fingerprinted in full; larger data by a sample of its blocks.
+FINGERPRINT_FULL_BYTES = 256 * 2**20
+#: Beyond ``FINGERPRINT_FULL_BYTES``: the number of row blocks hashed (the first, the
+#: last, and evenly spaced ones between them).
+FINGERPRINT_SAMPLED_BLOCKS = 64
+#: Rows are hashed in blocks of about this many bytes (the peak extra memory).
+_FINGERPRINT_BLOCK_BYTES = 4 * 2**20
+
+
+def data_fingerprint(X: Any, y: Any, sample_weight: Any = None, *, dtype: Any = None) -> str:
+    """A fingerprint of training data: blake2b over its shapes, dtypes and values.
+
+    The rows are hashed in blocks of about 4 MiB, each copied to the host on its
+    own, so the extra memory stays small whatever the size of the data and
+    wherever it lives (NumPy, a memory map, a device array). Data of at most
+    ``FINGERPRINT_FULL_BYTES`` (256 MiB) is hashed in full. Larger data is
+    hashed by a deterministic sample: its shape and dtype, and
+    ``FINGERPRINT_SAMPLED_BLOCKS`` (64) row blocks, the first, the last and
+    evenly spaced ones between them, so a change confined to the rows between
+    sampled blocks goes unnoticed. Which rule applies depends only on the
+    data's shape and dtype, never on where it lives, so an array and a memory
+    map of it have one fingerprint.
+
+    Args:
+        X: features (n, d), any backend's array or a NumPy memory map.
+        y: targets, one row per sample (class indices, or numbers).
+        sample_weight: one weight per sample, or None.
+        dtype: the dtype X is trained in (X's blocks are cast to it before hashing,
+            so float64 data trained in float32 hashes as the float32 it trains on).
+
+    Returns:
+        ``"blake2b:"`` and 32 hexadecimal digits.
+    """
+    x_dtype = np.dtype(dtype) if dtype is not None else np.dtype(str(getattr(X, "dtype", "")))
+    n = int(X.shape[0])
+    parts = [("X", X, x_dtype)]
+    y_host = np.asarray(to_numpy(y))
+    if y_host.shape[:1] != (n,):
+        raise ValueError(f"y: expected {n} rows, got shape {y_host.shape}")
+    y_dtype = np.dtype(np.int64) if y_host.dtype.kind in "iub" else y_host.dtype
+    if y_dtype.kind == "f":
+        y_dtype = np.dtype(np.float64)
+    parts.append(("y", y_host, y_dtype))
+    if sample_weight is not None:
+        parts.append(("sample_weight", np.asarray(to_numpy(sample_weight)), np.dtype(np.float64)))
+    row_bytes = 0
+    h = hashlib.blake2b(digest_size=16)
+    for name, arr, dt in parts:
+        shape = tuple(int(s) for s in arr.shape)
+        row_bytes += dt.itemsize * math.prod(shape[1:])
+        h.update(f"{name} {shape} {dt.newbyteorder('<').str};".encode())
+    rows = max(1, _FINGERPRINT_BLOCK_BYTES // max(row_bytes, 1))
+    n_blocks = -(-n // rows)
+    if n * row_bytes <= FINGERPRINT_FULL_BYTES or n_blocks <= FINGERPRINT_SAMPLED_BLOCKS:
+        blocks: Iterable[int] = range(n_blocks)
+        h.update(b"full;")
+    else:
+        spaced = np.linspace(0, n_blocks - 1, FINGERPRINT_SAMPLED_BLOCKS)
+        blocks = np.unique(np.round(spaced).astype(np.int64)).tolist()
+        h.update(f"sampled {FINGERPRINT_SAMPLED_BLOCKS} of {n_blocks} blocks of {rows};".encode())
+    for k in blocks:
+        start, stop = k * rows, min(n, (k + 1) * rows)
+        for _, arr, dt in parts:
+            block = np.asarray(to_numpy(arr[start:stop, ...]))
+            block = np.ascontiguousarray(block, dtype=dt.newbyteorder("<"))
+            h.update(block.data.cast("B"))
+    return "blake2b:" + h.hexdigest()
 
 
 def _default_mode() -> int:
@@ -834,6 +1098,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[TrainState, dict, np.ndarr
         else None
     )
     classes = arrays.pop("classes", None)
+    if classes is not None and classes.shape == (0,):
+        classes = None  # a regressor's checkpoint: it has no labels
     if classes is not None:
         classes = _check_classes(path, classes, sizes[-1])
     leaf_shapes = [a.shape for pair in params for a in pair]
@@ -1000,6 +1266,15 @@ def _check_loop_meta(path: Any, meta: dict) -> None:
     if not isinstance(meta.get("has_best", False), bool):
         raise _bad(path, "metadata 'has_best' must be true or false")
     _check_rng_state(path, meta.get("rng_state"))
+    fingerprint = meta.get("data_fingerprint")
+    if fingerprint is not None and (
+        not isinstance(fingerprint, str) or not re.fullmatch(r"blake2b:[0-9a-f]{32}", fingerprint)
+    ):
+        raise _bad(
+            path,
+            f"metadata 'data_fingerprint' must be 'blake2b:' and 32 hex digits, "
+            f"got {fingerprint!r:.80}",
+        )
 
 
 def _jsonable_rng_state(state: Any) -> Any:

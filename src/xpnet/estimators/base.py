@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import errno
 import inspect
 import math
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -532,8 +534,13 @@ class BaseMLP:
                 twice), or None.
             eval_sets: ``{"test": (X_test, y_test), ...}``, evaluated each epoch
                 into ``history_``; never trained on.
-            checkpoint: a path written atomically at each epoch end.
-            resume: continue from ``checkpoint`` when that file exists.
+            checkpoint: a path written atomically at epoch ends (see
+                ``checkpoint_every``). It must name a file in an existing
+                directory; the run holds the lock file ``checkpoint + ".lock"``
+                and first removes the temporary files that killed writes of it left.
+            resume: continue from ``checkpoint`` when that file exists; the
+                checkpoint must have been written with the same settings and data
+                (compared by their fingerprint, ``xpnet.io.data_fingerprint``).
             on_batch: ``f(batch_index, n_batches)`` after each minibatch (counts only).
             on_epoch: ``f(epoch, row)`` after each epoch, ``row`` being its ``history_`` row.
             checkpoint_every: seconds: at an epoch end, ``checkpoint`` is written only
@@ -548,6 +555,10 @@ class BaseMLP:
             ValueError: bad arguments or data (the message names which).
             TypeError: arguments or data of the wrong type.
             DivergenceError: the loss became NaN or inf; the last good parameters are kept.
+            xpnet.io.CheckpointWriteError: the checkpoint could not be written (an
+                ``OSError``: a full disk, a read-only file system); the message names
+                the file, the epoch it still holds and how to resume.
+            xpnet.io.CheckpointLockedError: another live process writes ``checkpoint``.
         """
         self._check_params()
         _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch)
@@ -568,9 +579,12 @@ class BaseMLP:
         targets, strata = self._fit_targets(y, n, reset=not warm)
         weights = check_sample_weight(sample_weight, n)
         sizes = (d, *self._hidden_sizes(), self._n_outputs())
+        fingerprint = None
+        if checkpoint is not None and comm.is_root:  # every rank has the same data
+            fingerprint = _io.data_fingerprint(X, targets, weights, dtype=self.dtype)
         ckpt = None
         if checkpoint is not None and resume:
-            ckpt = self._read_checkpoint_on_root(comm, checkpoint, sizes, n)
+            ckpt = self._read_checkpoint_on_root(comm, checkpoint, sizes, n, fingerprint)
             warm = warm and ckpt is None
         if warm and tuple(layer_sizes(self.params_)) != sizes:
             raise ValueError(
@@ -651,11 +665,18 @@ class BaseMLP:
             path = Path(checkpoint)
 
             last_epoch = run_start + int(self.max_iter)
-            written = {"at": time.monotonic(), "pending": None}
+            written: dict[str, Any] = {"at": time.monotonic(), "pending": None}
 
             def write(st: TrainState) -> None:
                 if comm.is_root:  # one writer
-                    self._write_checkpoint(path, st, seed, sizes, n, run_start, t_start)
+                    try:
+                        self._write_checkpoint(
+                            path, st, seed, sizes, n, run_start, t_start, fingerprint
+                        )
+                    except _io.WriteError as e:
+                        raise _checkpoint_write_error(
+                            path, e, getattr(self, "_checkpoint_epoch", None)
+                        ) from e
                 self._checkpoint_epoch = st.epoch  # only once the file is in place
                 written["at"], written["pending"] = time.monotonic(), None
 
@@ -676,6 +697,11 @@ class BaseMLP:
         self._checkpoint_epoch = None if ckpt is None else state.epoch
         first_row = 0 if ckpt is not None else len(state.history.get("train_loss", []))
         self._state = None  # set again by the run; a run that cannot start leaves it None
+        lock = (
+            None
+            if checkpoint is None
+            else _lock_checkpoint(comm, Path(checkpoint), self._checkpoint_epoch)
+        )
         try:
             self._run(
                 state,
@@ -691,6 +717,8 @@ class BaseMLP:
                 checkpoint,
             )
         finally:  # also after a divergence or an interrupt: the attributes match params_
+            if lock is not None:
+                lock.release()
             if self._state is not None:
                 self._finish(
                     self._state, run_start, t_start, n_train, first_row, loss_curve, val_scores
@@ -913,11 +941,16 @@ class BaseMLP:
             self._adopt_state(state)
             self._say_interrupted(checkpoint)
             raise
+        except _io.WriteError:  # a checkpoint could not be written: the model keeps its epochs
+            self._adopt_state(state)
+            raise
         self._adopt_state(state)
         if state.stopped and self.verbose:
             print(f"xpnet: stopped after epoch {state.epoch}: {state.stopped}")
 
     def _say_interrupted(self, checkpoint: Any) -> None:
+        if not getattr(self, "_interrupt_notice", True):  # the command says it in its own terms
+            return
         written = getattr(self, "_checkpoint_epoch", None)
         if checkpoint is not None and written is not None:
             print(
@@ -1374,7 +1407,9 @@ class BaseMLP:
         est._state = None
         return est
 
-    def _write_checkpoint(self, path, state, seed, sizes, n_samples, run_start, t_start) -> None:
+    def _write_checkpoint(
+        self, path, state, seed, sizes, n_samples, run_start, t_start, fingerprint=None
+    ) -> None:
         meta = {
             **self._meta(sizes),
             "seed": int(seed),
@@ -1382,6 +1417,8 @@ class BaseMLP:
             "run_start": int(run_start),
             "t_start": int(t_start),
         }
+        if fingerprint is not None:
+            meta["data_fingerprint"] = fingerprint
         flat = dataclasses.replace(state, opt_state=optim.state_to_dict(state.opt_state))
         _io.save_checkpoint(path, flat, meta, self._checkpoint_classes())
 
@@ -1404,16 +1441,26 @@ class BaseMLP:
         self._comm = comm
         return comm
 
-    def _read_checkpoint_on_root(self, comm: Any, path: Any, sizes: tuple, n: int) -> Any:
-        """Rank 0 reads (and checks) the checkpoint and sends it to every rank; None if absent."""
+    def _read_checkpoint_on_root(
+        self, comm: Any, path: Any, sizes: tuple, n: int, fingerprint: str | None = None
+    ) -> Any:
+        """Rank 0 reads (and checks) the checkpoint and sends it to every rank; None if absent.
+
+        ``fingerprint`` is this run's data fingerprint, computed on rank 0 only (every
+        rank has the same data).
+        """
         if comm.size == 1:
-            return self._read_checkpoint(path, sizes, n) if Path(path).exists() else None
+            return (
+                self._read_checkpoint(path, sizes, n, fingerprint) if Path(path).exists() else None
+            )
         payload: Any = None
         if comm.is_root:
             try:
                 payload = (
                     "ok",
-                    self._read_checkpoint(path, sizes, n) if Path(path).exists() else None,
+                    self._read_checkpoint(path, sizes, n, fingerprint)
+                    if Path(path).exists()
+                    else None,
                 )
             except ValueError as e:
                 payload = ("error", str(e))
@@ -1422,7 +1469,9 @@ class BaseMLP:
             raise ValueError(value)
         return value
 
-    def _read_checkpoint(self, path: Any, sizes: tuple, n_samples: int) -> dict:
+    def _read_checkpoint(
+        self, path: Any, sizes: tuple, n_samples: int, fingerprint: str | None = None
+    ) -> dict:
         state, meta, stored_classes = _io.load_checkpoint(path)
         if meta.get("layer_sizes") != list(sizes):
             raise ValueError(
@@ -1461,6 +1510,22 @@ class BaseMLP:
                     f"{mine!r}; resume with the same settings, or pass resume=False"
                 )
         self._check_checkpoint_classes(path, stored_classes)
+        stored_fingerprint = meta.get("data_fingerprint")
+        if stored_fingerprint is None:
+            warnings.warn(
+                f"{path}: the checkpoint holds no data fingerprint (it was written by an "
+                "earlier version of xpnet), so only the data's shape and classes were checked: "
+                "resume it with the data it was trained on",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif fingerprint is not None and stored_fingerprint != fingerprint:
+            raise ValueError(
+                f"{path}: checkpoint was written for other data (the same shape and classes, "
+                f"other values: data fingerprint {stored_fingerprint}, this run's {fingerprint}); "
+                "resume with the data it was trained on, or give a new checkpoint path "
+                "(or pass resume=False) to start over"
+            )
         seed = meta.get("seed")
         if not isinstance(seed, int):
             raise ValueError(f"{path}: metadata 'seed' must be an int")
@@ -1495,6 +1560,8 @@ def _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch) -> None:
             raise TypeError(
                 "checkpoint: expected a path (str or os.PathLike), got " + type(checkpoint).__name__
             )
+    if checkpoint is not None:
+        _check_checkpoint_path(checkpoint)
     if not isinstance(resume, (bool, np.bool_)):
         raise TypeError(f"resume: expected True or False, got {resume!r}")
     for hook_name, hook in (("on_batch", on_batch), ("on_epoch", on_epoch)):
@@ -1502,6 +1569,74 @@ def _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch) -> None:
             raise TypeError(f"{hook_name}: expected a callable or None, got {hook!r}")
     if resume and checkpoint is None:
         raise ValueError("resume: resume=True needs checkpoint=PATH to resume from")
+
+
+def _check_checkpoint_path(checkpoint: Any) -> None:
+    """A checkpoint path that can be written: refused before the first epoch, not after it."""
+    text = os.fspath(checkpoint)
+    if not isinstance(text, str):
+        raise TypeError(f"checkpoint: expected a str path, got {type(text).__name__} {text!r:.80}")
+    if not text.strip():
+        raise ValueError(
+            f"checkpoint: the path is empty ({text!r}); give a file path such as 'run.ckpt.npz'"
+        )
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(
+            f"checkpoint: {text} is a directory; give a file path, such as "
+            f"{path / 'checkpoint.npz'}"
+        )
+    if text.endswith(("/", os.sep)):
+        raise ValueError(f"checkpoint: {text} names a directory; give a file path")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"checkpoint: {text} exists and is not a regular file; give a file path")
+    parent = path.parent
+    if not parent.exists():
+        raise ValueError(
+            f"checkpoint: the directory {parent} of {text} does not exist; create it first "
+            "or give a path in an existing directory"
+        )
+    if not parent.is_dir():
+        raise ValueError(f"checkpoint: {parent} (in {text}) is not a directory; give another path")
+
+
+def _lock_checkpoint(comm: Any, path: Path, held: int | None) -> Any:
+    """Rank 0 locks the checkpoint path and removes its stale temporary files.
+
+    Every rank raises when rank 0 cannot take the lock; only rank 0 holds one.
+    ``held``: the epoch the checkpoint holds when this run resumes it, else None.
+    """
+    lock = None
+    failure: Exception | None = None
+    if comm.is_root:
+        try:
+            lock = _io.CheckpointLock(path).acquire()
+        except _io.CheckpointLockedError as e:
+            failure = e
+        except _io.WriteError as e:  # the directory cannot be written: say so before training
+            failure = _checkpoint_write_error(path, e, held)
+        else:
+            _io.remove_stale_temporaries(path)  # ours now: left by a writer that died
+    if comm.size > 1:
+        message = comm.broadcast(None if failure is None else str(failure))
+        if message is not None and failure is None:
+            failure = _io.CheckpointLockedError(errno.EWOULDBLOCK, message, str(path))
+    if failure is not None:
+        raise failure
+    return lock
+
+
+def _checkpoint_write_error(path: Path, error: OSError, held: int | None) -> Exception:
+    """``error`` as a CheckpointWriteError whose message says how to go on."""
+    remedy = _io.write_remedy(error.errno)
+    if held is None:
+        hint = f"nothing of this run was saved; {remedy} and fit again"
+    else:
+        hint = (
+            f"it still holds epoch {held}: {remedy} and resume with "
+            "fit(..., checkpoint=PATH, resume=True)"
+        )
+    return _io.CheckpointWriteError(path, error, held, hint)
 
 
 def _check_history_columns(path, history, validation, evals, metric) -> None:
