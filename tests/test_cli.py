@@ -806,3 +806,20 @@ def test_mmap_and_labels_need_a_npy_file(tmp_path):
     for extra, option in ((["--mmap"], "--mmap"), (["--labels", "y.npy"], "--labels")):
         code, _, err = run(["train", "--data", "digits", *extra, "--out", str(tmp_path)])
         assert code == 2 and f"error: {option}: only" in err
+
+
+def test_a_picture_that_cannot_be_written_is_named_and_not_left_half_written(tmp_path, monkeypatch):
+    import errno
+
+    figure = pytest.importorskip("matplotlib.figure")
+
+    def full_disk(self, path, **kw):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(figure.Figure, "savefig", full_disk)
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--data", "moons", "--epochs", "2", "--out", str(out)])
+    assert code == cli.EXIT_IOERR
+    assert f"error: {out / 'curves.png'}: No space left on device" in err
+    assert "Traceback" not in err and not (out / "curves.png").exists()

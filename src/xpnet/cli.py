@@ -1140,6 +1140,17 @@ _RUN_FILES = ("model.npz", "history.csv", "curves.png", "regions.png", "checkpoi
 _OLD_RUN_FILES = ("scaling.npz",)
 
 
+@contextlib.contextmanager
+def _writing(path: Path) -> Any:
+    """A failed write of ``path`` names it, and leaves no partial file behind."""
+    try:
+        yield
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+
+
 def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> list[Path]:
     """model.npz, history.csv and, with matplotlib, curves.png and regions.png.
 
@@ -1152,7 +1163,7 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
     written: list[Path] = []
     history_path = out / "history.csv"
     keys = list(clf.history_)
-    with open(history_path, "w", newline="", encoding="utf-8") as f:
+    with _writing(history_path), open(history_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(keys)
         for row in zip(*(clf.history_[k] for k in keys), strict=True):
@@ -1167,19 +1178,21 @@ def _write_run(args: argparse.Namespace, clf: Any, out: Path, data: dict) -> lis
             f"{clf.backend_} {args.dtype}"
         )
         curves = out / "curves.png"
-        plot.learning_curves(clf, curves, title=title)  # early stopping: the kept epoch
+        with _writing(curves):
+            plot.learning_curves(clf, curves, title=title)  # early stopping: the kept epoch
         written.append(curves)
         if data["X"].shape[1] == 2 and args.task == "classification":
             regions = out / "regions.png"
-            plot.decision_regions(
-                clf,
-                data["X"],
-                data["y"],
-                regions,
-                X_test=data["X_test"],
-                y_test=data["y_test"],
-                title=f"{args.data}: decision regions after {clf.n_iter_} epochs",
-            )
+            with _writing(regions):
+                plot.decision_regions(
+                    clf,
+                    data["X"],
+                    data["y"],
+                    regions,
+                    X_test=data["X_test"],
+                    y_test=data["y_test"],
+                    title=f"{args.data}: decision regions after {clf.n_iter_} epochs",
+                )
             written.append(regions)
     except ImportError:
         print(f"xpnet: {_PLOT_HINT}", file=sys.stderr)
