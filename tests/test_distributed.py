@@ -625,9 +625,11 @@ def test_a_failing_rank_ends_the_job_and_the_run_resumes_on_another_rank_count(t
     state, _, _ = xpnet.io.load_checkpoint(ckpt)  # intact: epoch 1 or 2
     assert state.epoch in (1, 2)
     # a rank killed while rank 0 writes may leave rank 0's temporary file (.run.npz.*.tmp)
-    # beside the intact checkpoint; removing such leftovers is not done yet
+    # beside the intact checkpoint: the resume removes it
+    (tmp_path / ".run.npz.0a1b2c3d.tmp").write_bytes(b"an interrupted write")
     done = _job(2, "resume", str(ckpt), str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
+    assert not list(tmp_path.glob(".run.npz.*.tmp"))
     problem = _problem()
     X, y, _ = problem.data()
     import warnings
