@@ -754,8 +754,8 @@ def _load_npy_data(args: argparse.Namespace, spec: str) -> dict:
             else ("--test-labels", "--test-data")
         )
         raise CommandError(f"{missing}: {given} needs it (the test features and their labels)")
-    given = getattr(args, "argv", [])
-    if args.mmap and any(a == "--test-size" or a.startswith("--test-size=") for a in given):
+    command_line = getattr(args, "argv", [])
+    if args.mmap and any(a == "--test-size" or a.startswith("--test-size=") for a in command_line):
         raise CommandError(
             "--test-size: a memory-mapped --data is not split (its rows stay in the file); "
             "give a test set with --test-data and --test-labels"
@@ -830,6 +830,7 @@ def _read_scaling(path: Path, n_features: int) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"{path}: {name!r} must be {n_features} floats, one per feature")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{path}: {name!r} holds NaN or inf")
+    assert offset is not None and scale is not None  # checked in the loop
     if not np.all(scale > 0):
         raise ValueError(f"{path}: 'scale' must be positive")
     return offset, scale
@@ -882,7 +883,7 @@ class _Progress:
         self.max_epochs = args.epochs
         self.start_epoch = start_epoch
         self.epoch = start_epoch
-        self.bar = None
+        self.bar: Any = None
         self.tqdm = None
         # a terminal gets tqdm's redrawn bar; a redirected stderr (a log file, a pipe)
         # would collect every carriage-return redraw, so it gets one plain line per epoch instead
@@ -1030,10 +1031,11 @@ def _train(args: argparse.Namespace) -> int:
         given = "--resume" if args.resume is not None else "--checkpoint"
         raise CommandError(f"--no-checkpoint: cannot be combined with {given}; drop one of them")
     if args.resume is not None:
-        checkpoint = Path(args.resume)
-        if not checkpoint.is_file():
-            raise CommandError(f"--resume: no checkpoint file {checkpoint}")
-        start_epoch = _checkpoint_epoch(checkpoint)
+        resume = Path(args.resume)
+        if not resume.is_file():
+            raise CommandError(f"--resume: no checkpoint file {resume}")
+        start_epoch = _checkpoint_epoch(resume)
+        checkpoint: Path | None = resume
     else:
         checkpoint = Path(args.checkpoint) if args.checkpoint else out / "checkpoint.npz"
         start_epoch = 0
@@ -1065,7 +1067,7 @@ def _train(args: argparse.Namespace) -> int:
     except OSError as e:
         option = "--resume" if args.resume is not None else "--checkpoint"
         raise CommandError(
-            f"{option}: cannot create the directory {checkpoint.parent}: {e.strerror or e}; "
+            f"{option}: cannot create the directory {e.filename}: {e.strerror or e}; "
             "give a path in a directory that exists or can be created"
         ) from e
     if start_epoch:
@@ -1311,7 +1313,7 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         meta, _ = io.read_archive(args.model, io.MODEL_FORMAT)
         cls = MLPRegressor if meta.get("estimator") == "MLPRegressor" else MLPClassifier
-        clf = cls.load(args.model, backend=args.backend)
+        clf: Any = cls.load(args.model, backend=args.backend)
     except (OSError, ValueError) as e:
         raise _for_option("--model", e) from e
     if cls is MLPRegressor and args.proba:
@@ -1334,15 +1336,15 @@ def _predict(args: argparse.Namespace) -> int:
             r2 = clf.score(X, y) if y is not None and cls is MLPRegressor else None
     except (ValueError, TypeError) as e:
         raise _for_option("--data", e) from e
-    if r2 is not None:
+    if r2 is not None and y is not None:
         print(f"xpnet: R^2 {r2:.4f} on {y.shape[0]} rows", file=sys.stderr)
     elif y is not None:
         print(
             f"xpnet: accuracy {np.mean(labels == y):.4f} on {y.shape[0]} labelled rows",
             file=sys.stderr,
         )
-    values = proba if args.proba else labels
-    header = [f"p_{c}" for c in clf.classes_.tolist()] if args.proba else None
+    values: np.ndarray = labels if proba is None else proba
+    header = [f"p_{c}" for c in clf.classes_.tolist()] if proba is not None else []
     if args.output is None:
         _write_lines(sys.stdout, values, header)
         return EXIT_OK
@@ -1408,8 +1410,8 @@ def _legacy_scaling(args: argparse.Namespace, meta: dict, clf: Any, X: np.ndarra
 
 
 def _write_lines(stream: Any, values: np.ndarray, header: Sequence[str] | None = None) -> None:
-    """One line per row: a label, or comma-separated values after a ``header`` line."""
-    if header is not None:
+    """One line per row: a label, or comma-separated values after a ``header`` line (if any)."""
+    if header:
         stream.write(",".join(header) + "\n")
     if values.ndim == 2:
         for row in values.tolist():
@@ -1488,7 +1490,7 @@ def _check(args: argparse.Namespace) -> int:
     from .backend import BackendUnavailableError, get_backend
     from .functional import ACTIVATIONS
 
-    backends = []
+    backends: list[tuple[str, Any, str | None]] = []
     for spec in args.backends:
         try:
             backends.append((spec, get_backend(spec), None))

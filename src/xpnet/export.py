@@ -51,7 +51,7 @@ def _load(model: Any) -> Any:
 
         meta, _ = _io.read_archive(model, _io.MODEL_FORMAT)
         kind = MLPRegressor if meta.get("estimator") == "MLPRegressor" else MLPClassifier
-        return kind.load(model, backend="numpy")
+        return kind.load(os.fspath(model), backend="numpy")
     if getattr(model, "params_", None) is None:
         raise ValueError(
             "model: expected a fitted xpnet estimator or the path of a model file; "

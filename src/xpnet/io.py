@@ -127,7 +127,7 @@ def write_archive(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndar
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
+            np.savez(f, **payload)  # type: ignore[arg-type]  # numpy types the arrays as a bool
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private (0600): give it the mode a plain open() would

@@ -219,7 +219,7 @@ class StandardizedRows(HostRows):
     def __init__(self, source: Any, standardizer: Standardizer, dtype: Any) -> None:
         self.source = source
         self.base = source.base if isinstance(source, HostRows) else source
-        self.rows = getattr(source, "rows", None)
+        self.rows = getattr(source, "rows", None)  # type: ignore[assignment]  # None: every row
         self.standardizer = standardizer
         self.shape = tuple(int(s) for s in source.shape)
         self.dtype = np.dtype(dtype)
