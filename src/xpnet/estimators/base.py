@@ -45,7 +45,7 @@ from ..backend import (
     to_numpy,
 )
 from ..compile import COMPILE_MODES
-from ..exceptions import convergence_warning, not_fitted_error
+from ..exceptions import NonFiniteOutputError, convergence_warning, not_fitted_error
 from ..functional import ACTIVATION_NAMES, get_activation
 from ..mlp import forward, init_params, layer_sizes
 from ..regularizers import per_layer
@@ -1199,9 +1199,53 @@ class BaseMLP:
         for start in range(0, n, _PREDICT_CHUNK):
             chunk = X[start : min(start + _PREDICT_CHUNK, n), ...]
             logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
-            outs.append(logits)
+            outs.append(self._finite_outputs(logits, params, chunk, b, start, method))
             release_host_pages(X)  # a memory-mapped X does not stay resident
         return outs[0] if len(outs) == 1 else b.xp.concat(outs, axis=0)
+
+    def _finite_outputs(self, logits, params, chunk, b: Backend, start: int, method: str):
+        """``logits`` when they are all finite; else recomputed in float64, or refused.
+
+        A float32 model whose outputs overflow for finite inputs (3e38 in X,
+        or parameters grown huge) is computed again in float64 where the
+        backend has it. A classifier's rows are then shifted by their maximum
+        (softmax is unchanged by a shift) so that they fit in float32 and give
+        finite probabilities; a regressor's must fit as they are. What is
+        still not finite is a ``NonFiniteOutputError``, never NaN in silence.
+        """
+        xp = b.xp
+        if bool(xp.all(xp.isfinite(logits))):
+            return logits
+        wide = None
+        if self.dtype != "float64":
+            try:
+                wide, _ = forward(
+                    _params_to(b, [(to_numpy(W), to_numpy(v)) for W, v in params], "float64"),
+                    b.asarray(to_numpy(chunk), "float64"),
+                    self.activation,
+                    xp,
+                )
+            except (ValueError, TypeError, RuntimeError):  # no float64 on this backend
+                pass
+            if wide is not None and bool(xp.all(xp.isfinite(wide))):
+                if self._estimator_type == "classifier":
+                    wide = wide - xp.max(wide, axis=-1, keepdims=True)
+                narrow = xp.astype(wide, logits.dtype)
+                if self._estimator_type == "classifier" or bool(xp.all(xp.isfinite(narrow))):
+                    return narrow
+        bad = ~xp.all(xp.isfinite(logits), axis=-1)
+        rows = np.flatnonzero(np.asarray(to_numpy(bad)))
+        biggest_x = float(np.max(np.abs(np.asarray(to_numpy(chunk), dtype=np.float64))))
+        biggest_p = max(float(np.max(np.abs(to_numpy(W)))) for W, _ in params)
+        raise NonFiniteOutputError(
+            f"{method}: the network's outputs are not finite for {rows.shape[0]} row(s) of X "
+            f"(the first: row {start + int(rows[0])})"
+            + (", even computed in float64" if wide is not None or self.dtype == "float64" else "")
+            + f": the inputs "
+            f"(largest |x| = {biggest_x:.3g}) or the parameters (largest |W| = "
+            f"{biggest_p:.3g}) overflow them. Scale the inputs as in training; if the "
+            "parameters are huge the training diverged: refit with a lower learning_rate_init"
+        )
 
     def _check_same_space(self, X: Any, method: str) -> None:
         """Under scikit-learn's ``array_api_dispatch``, X must be where the fit's X was."""
