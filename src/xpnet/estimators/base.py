@@ -1198,8 +1198,9 @@ class BaseMLP:
         n = int(X.shape[0])
         for start in range(0, n, _PREDICT_CHUNK):
             chunk = X[start : min(start + _PREDICT_CHUNK, n), ...]
-            logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
-            outs.append(self._finite_outputs(logits, params, chunk, b, start, method))
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below
+                logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
+                outs.append(self._finite_outputs(logits, params, chunk, b, start, method))
             release_host_pages(X)  # a memory-mapped X does not stay resident
         return outs[0] if len(outs) == 1 else b.xp.concat(outs, axis=0)
 
