@@ -205,3 +205,18 @@ def test_numeric_strings_as_objects_are_treated_like_a_string_array(backend, str
     from_u = check_labels(np.array(labels), N)
     from_o = check_labels(np.array(labels, dtype=object), N)
     assert from_u.dtype == from_o.dtype and from_u.tolist() == from_o.tolist() == labels
+
+
+@pytest.mark.parametrize("big", [1e39, -3.5e38, 1e300])
+def test_regression_targets_beyond_float32_are_refused_by_a_float32_model(backend, big):
+    """They would be inf on the device and end as a DivergenceError; float64 holds them."""
+    assert np.isinf(np.float32(big)) and np.isfinite(np.float64(big))  # NumPy's verdict
+    y = np.zeros(N)
+    y[6] = big
+    with pytest.raises(ValueError, match=r"y: holds values up to .*float32 range"):
+        _fit(_reg(backend), _X(), y)
+    with pytest.raises(ValueError, match=r"y: holds values up to .*float32 range"):
+        _reg(backend).partial_fit(_X(), y)
+    ok = y.copy()
+    ok[6] = np.sign(big) * float(np.finfo(np.float32).max) / 2
+    assert check_targets(ok, N, float32=True)[6] == ok[6]

@@ -464,7 +464,7 @@ def _check_float32_range(X: Any, xp: Any, name: str) -> None:
     if biggest > _FLOAT32_MAX:
         raise ValueError(
             f"{name}: holds values up to {biggest:g}, beyond the float32 range "
-            f"(+-{_FLOAT32_MAX:.3g}) this model computes in; scale the features or use "
+            f"(+-{_FLOAT32_MAX:.3g}) this model computes in; scale them down or use "
             "dtype='float64'"
         )
 
@@ -583,8 +583,13 @@ def _check_int64_labels(host: np.ndarray, name: str) -> None:
             )
 
 
-def check_targets(y: Any, n: int, name: str = "y", owner: str = "MLPRegressor") -> np.ndarray:
-    """Regression targets as a host float64 array of shape (n,) or (n, k), finite."""
+def check_targets(
+    y: Any, n: int, name: str = "y", owner: str = "MLPRegressor", float32: bool = False
+) -> np.ndarray:
+    """Regression targets as a host float64 array of shape (n,) or (n, k), finite.
+
+    ``float32``: also refuse targets beyond float32's range (the model computes in it).
+    """
     if y is None:
         raise ValueError(f"{name}: {owner} requires y to be passed, but the target y is None")
     host = _host(y)
@@ -616,6 +621,8 @@ def check_targets(y: Any, n: int, name: str = "y", owner: str = "MLPRegressor") 
     host = host.astype(np.float64)
     if not np.isfinite(host).all():
         raise ValueError(f"{name}: contains NaN or infinity")
+    if float32:
+        _check_float32_range(host, np, name)
     return host
 
 
