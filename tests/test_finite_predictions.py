@@ -49,12 +49,26 @@ def _quiet(f, *args, **kw):
         return f(*args, **kw)
 
 
-def _fitted_clf(backend, activation="relu"):
+_FITTED: dict = {}
+
+
+def _fitted_clf(backend, activation="relu", fresh=False):
+    """A small fitted classifier (one fit per backend and activation unless ``fresh``)."""
     X, y = _data()
-    clf = xpnet.MLPClassifier(
-        (6,), activation=activation, max_iter=5, random_state=0, backend=backend.name
-    )
-    return _quiet(clf.fit, X, y), X
+    key = (backend.name, activation)
+    if fresh or key not in _FITTED:
+        clf = xpnet.MLPClassifier(
+            (6,),
+            activation=activation,
+            max_iter=5,
+            random_state=0,
+            backend=backend.name,
+            compile="none",
+        )
+        _FITTED[key] = _quiet(clf.fit, X, y)
+        if fresh:
+            return _FITTED.pop(key), X
+    return _FITTED[key], X
 
 
 # ----------------------------------------------------------------------------- extreme inputs
@@ -89,7 +103,9 @@ def test_finite_extreme_inputs_give_the_float64_probabilities(backend, extreme, 
 def test_regression_outputs_that_fit_are_answered_and_those_that_do_not_are_refused(backend):
     X, _ = _data()
     reg = _quiet(
-        xpnet.MLPRegressor((4,), max_iter=2, random_state=0, backend=backend.name).fit,
+        xpnet.MLPRegressor(
+            (4,), max_iter=2, random_state=0, backend=backend.name, compile="none"
+        ).fit,
         X,
         X[:, 0],
     )
@@ -120,7 +136,7 @@ def test_regression_outputs_that_fit_are_answered_and_those_that_do_not_are_refu
     ids=["nan-weight", "inf-bias", "beyond-float32"],
 )
 def test_parameters_that_cannot_predict_finite_values_are_refused(backend, spoil):
-    clf, X = _fitted_clf(backend)
+    clf, X = _fitted_clf(backend, fresh=True)  # its params_ are spoiled below
     params = [(to_np(W).astype(np.float64), to_np(b).astype(np.float64)) for W, b in clf.params_]
     bad = spoil(params)
     clf.params_ = bad
@@ -134,7 +150,7 @@ def test_parameters_that_cannot_predict_finite_values_are_refused(backend, spoil
 # ----------------------------------------------------------------------------- divergence
 
 
-@pytest.mark.parametrize("lr", [1e2, 1e4, 1e6])
+@pytest.mark.parametrize("lr", [1e2, 1e6])
 def test_a_diverged_run_keeps_parameters_that_predict_finite_probabilities(backend, lr):
     """SGD at huge rates: the last finished epoch can leave finite parameters of ~1e19 whose
     outputs overflow; the kept ones predict finite probabilities on the training data."""
@@ -149,6 +165,7 @@ def test_a_diverged_run_keeps_parameters_that_predict_finite_probabilities(backe
         max_iter=6,
         random_state=0,
         backend=backend.name,
+        compile="none",
     )
     with pytest.raises(xpnet.DivergenceError, match="restored to the start of epoch"):
         _quiet(clf.fit, X, y)

@@ -34,11 +34,15 @@ def _fit(est, X, y, **kw):
 
 
 def _clf(backend) -> xpnet.MLPClassifier:
-    return xpnet.MLPClassifier((3,), max_iter=1, backend=backend.name, random_state=0)
+    return xpnet.MLPClassifier(
+        (3,), max_iter=1, backend=backend.name, random_state=0, compile="none"
+    )
 
 
 def _reg(backend) -> xpnet.MLPRegressor:
-    return xpnet.MLPRegressor((3,), max_iter=1, backend=backend.name, random_state=0)
+    return xpnet.MLPRegressor(
+        (3,), max_iter=1, backend=backend.name, random_state=0, compile="none"
+    )
 
 
 def _overflows_float(v) -> bool:

@@ -383,7 +383,7 @@ class BaseMLP:
             state["_opt_flat"] = flat
         state.pop("_state", None)
         made_for = state.pop("_made_for", None)
-        if made_for is not None and _same_leaves(made_for[0], self.params_):
+        if made_for is not None and _same_leaves(made_for[0], getattr(self, "params_", None)):
             state["_made_for"] = (None, made_for[1])  # re-made for the moved params_ on load
         else:
             state["_opt_flat"] = None  # params_ were assigned: the state was for others
@@ -403,7 +403,10 @@ class BaseMLP:
                 self.params_ = _params_to(b, self.params_, self.dtype)
             if flat is not None:
                 self._opt_flat = flat  # rebuilt for the next partial_fit
-        if getattr(self, "_made_for", None) is not None and self.params_ is not None:
+        if (
+            getattr(self, "_made_for", None) is not None
+            and getattr(self, "params_", None) is not None
+        ):
             # the same weights, moved: the optimizer state still belongs to them
             self._made_for = _made_for(self.params_, self._made_for[1])
 
@@ -495,6 +498,8 @@ class BaseMLP:
         patience starts again (the epoch count and history go on). A change of
         backend or dtype moves them (they are converted where they are used);
         a change of solver is refused by partial_fit (see ``_optimizer_state``).
+        Arrays are compared by identity: an in-place change of their values
+        (``W[...] = 0``) is not seen as a new assignment.
         """
         params = getattr(self, "params_", None)
         made_for = getattr(self, "_made_for", None)
