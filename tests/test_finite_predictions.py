@@ -222,3 +222,35 @@ def test_a_run_that_starts_from_parameters_that_overflow_says_so():
     clf.params_ = [(W * np.inf, b) for W, b in clf.params_]  # no number at all: refused
     with pytest.raises(NonFiniteOutputError, match="predict_proba"):
         clf.predict_proba(X)
+
+
+@pytest.mark.parametrize("lr", [1e2, 1e4, 1e6])
+def test_halving_keeps_parameters_that_predict_finite_probabilities(lr):
+    """on_divergence='halve_lr' gives up once no rate helps (the gradients themselves
+    overflow); what it keeps predicts finite probabilities, its history one row per epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    clf = xpnet.MLPClassifier(
+        (8,),
+        solver="sgd",
+        learning_rate_init=lr,
+        batch_size=50,
+        max_iter=6,
+        random_state=0,
+        on_divergence="halve_lr",
+        backend="numpy",
+    )
+    try:
+        _quiet(clf.fit, X, y)
+    except xpnet.DivergenceError:
+        pass
+    o = _forward64(clf.params_, X.astype(np.float32))
+    assert np.isfinite(o).all()
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    clear = np.abs(o[:, 0] - o[:, 1]) > 1e-4 * np.abs(o).max(axis=1)
+    np.testing.assert_allclose(proba[clear], _softmax64(o)[clear], atol=1e-5)
+    rates = clf.history_["learning_rate"]
+    assert len(rates) == clf.n_iter_ == len(clf.loss_curve_)
+    assert np.all(np.diff(rates) <= 0) and rates[0] <= lr

@@ -444,12 +444,17 @@ class _EpochStart:
 
 
 def _predicts_finite(params: Any, data: EpochData, config: TrainConfig, backend: Any, step) -> bool:
-    """Whether ``params`` give a finite loss on every row of ``data`` (one evaluation pass).
+    """Whether ``params`` give a finite loss on every row of ``data`` (one evaluation pass),
+    and a finite penalty: parameters whose objective overflows cannot be trained on.
 
     Run only when an epoch diverged, never on the way of a good epoch. Every
     process holds the whole training set, so all of them decide alike.
     """
+    from .step import penalty_value
+
     loss, _ = evaluate(params, data, config.spec, backend, step=step)
+    if config.spec.penalised:
+        loss = loss + penalty_value(config.spec, params, 1.0, backend.xp)
     return math.isfinite(float(loss))
 
 
