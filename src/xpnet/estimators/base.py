@@ -534,7 +534,7 @@ class BaseMLP:
             raise ValueError("params_: expected at least one (W, b) pair, got an empty list")
         width = getattr(self, "n_features_in_", None)
         for k, (W, bias) in enumerate(params):
-            shape, bshape = tuple(getattr(W, "shape", ())), tuple(getattr(bias, "shape", ()))
+            shape, bshape = _shape_of(W), _shape_of(bias)
             if len(shape) != 2 or bshape != shape[:1] or (width is not None and shape[1] != width):
                 expected = "(out, " + ("in" if width is None else str(width)) + ")"
                 raise ValueError(
@@ -1540,6 +1540,11 @@ def _params_like(params: Sequence, like: Sequence, dtype: str) -> list:
     return _params_to(
         get_backend(like[0][0]), [(to_numpy(W), to_numpy(b)) for W, b in params], dtype
     )
+
+
+def _shape_of(a: Any) -> tuple:
+    """The shape of an array of any backend, or of nested lists."""
+    return tuple(a.shape) if hasattr(a, "shape") else tuple(np.shape(a))
 
 
 def _leaves(params: Sequence) -> tuple:
