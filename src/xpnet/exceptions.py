@@ -5,6 +5,7 @@
 * ``NotFittedError``: an estimator was used before ``fit`` (a ``ValueError``
   and an ``AttributeError``, as scikit-learn's).
 * ``DivergenceError``: the loss became NaN or inf (a ``FloatingPointError``).
+* ``NonFiniteOutputError``: a prediction would be NaN or inf (a ``ValueError``).
 * ``BackendUnavailableError``: a known backend cannot run here (a ``RuntimeError``).
 
 When scikit-learn is installed, the warnings the estimators emit are also
@@ -28,6 +29,7 @@ __all__ = [
     "DataConversionWarning",
     "NotFittedError",
     "DivergenceError",
+    "NonFiniteOutputError",
     "BackendUnavailableError",
     "convergence_warning",
     "data_conversion_warning",
@@ -45,6 +47,16 @@ class DataConversionWarning(UserWarning):
 
 class NotFittedError(ValueError, AttributeError):
     """The estimator is used before ``fit`` (same bases as scikit-learn's)."""
+
+
+class NonFiniteOutputError(ValueError):
+    """``predict`` / ``predict_proba`` would answer NaN or inf instead of a number.
+
+    The network's outputs overflow for some rows of X (too large inputs, or
+    parameters that diverged) even when recomputed in float64: refused, rather
+    than answered in silence. The message names the rows and the largest
+    input and parameter.
+    """
 
 
 _COMBINED: dict = {}

@@ -321,11 +321,21 @@ def train(
     state.opt_state = step.prepare(state.opt_state)
     n = train_data.n
 
+    previous: _EpochStart | None = None  # the last epoch's start, to go back to (see below)
     while state.epoch < config.max_epochs and not state.stopped:
         # the epoch's start, kept to roll back to (copies where the step donates buffers)
         start_params, start_opt = step.keep(state.params), step.keep(state.opt_state)
         start_rng = rng.bit_generator.state
+        record = (
+            state.epoch,
+            len(history.get("epoch", [])),
+            state.best_score,
+            state.best_params,
+            state.no_improvement,
+        )
         halvings = 0
+        failed_epoch = state.epoch + 1
+        start_checked = False
         while True:
             t0 = time.perf_counter()
             lr = current_learning_rate(config.spec.optimizer, state.opt_state)
@@ -361,12 +371,37 @@ def train(
             # eq. (2.6) went wrong: roll back to the start of the epoch
             state.params, state.opt_state = start_params, start_opt
             rng.bit_generator.state = start_rng
+            note = ""
+            if not start_checked:
+                start_checked = True
+                if not _predicts_finite(start_params, train_data, config, backend, step):
+                    # the last epoch's final step left parameters that are finite but predict
+                    # NaN or inf on the training data (|p| ~ 1e19): that epoch diverged too, and
+                    # no smaller rate for this one can help; go back to the last epoch's start
+                    if previous is not None and _predicts_finite(
+                        previous.params, train_data, config, backend, step
+                    ):
+                        _rewind(state, previous)
+                        start_params, start_opt = previous.params, previous.opt_state
+                        start_rng = previous.rng_state
+                        rng.bit_generator.state = start_rng
+                        state.params, state.opt_state = start_params, start_opt
+                        record = previous.record
+                        previous = None
+                        if callbacks.on_checkpoint is not None:  # the file follows the rewind
+                            callbacks.on_checkpoint(state)
+                    else:
+                        note = (
+                            " (they predict NaN or inf on the training data: there were no "
+                            "earlier ones to go back to)"
+                        )
             if config.on_divergence == "raise" or halvings >= config.max_halvings:
                 state.rng_state = start_rng
                 raise DivergenceError(
-                    f"training diverged in epoch {state.epoch + 1}: {what} became {train_loss} "
-                    f"with learning rate {lr:g}; parameters are restored to the start of that epoch. "
-                    "Lower the learning rate, scale the inputs, or pass on_divergence='halve_lr'",
+                    f"training diverged in epoch {failed_epoch}: {what} became {train_loss} "
+                    f"with learning rate {lr:g}; parameters are restored to the start of epoch "
+                    f"{state.epoch + 1}{note}. Lower the learning rate, scale the inputs, or "
+                    "pass on_divergence='halve_lr'",
                     state,
                 )
             halvings += 1
@@ -395,6 +430,7 @@ def train(
         for key, value in row.items():
             history[key].append(value)
         _update_stopping(state, row, config, validation is not None, step)
+        previous = _EpochStart(start_params, start_opt, start_rng, record)
         state.rng_state = rng.bit_generator.state
         if callbacks.on_checkpoint is not None:
             callbacks.on_checkpoint(state)
@@ -403,6 +439,43 @@ def train(
     if config.early_stopping and validation is not None and state.best_params is not None:
         state.params = state.best_params
     return state
+
+
+@dataclass
+class _EpochStart:
+    """An epoch's starting point: parameters, optimizer state, shuffling state, and
+    ``record``: (epoch, history rows, best_score, best_params, no_improvement) before it."""
+
+    params: Any
+    opt_state: Any
+    rng_state: Any
+    record: tuple
+
+
+def _predicts_finite(params: Any, data: EpochData, config: TrainConfig, backend: Any, step) -> bool:
+    """Whether ``params`` give a finite loss on every row of ``data`` (one evaluation pass),
+    and a finite penalty: parameters whose objective overflows cannot be trained on.
+
+    Run only when an epoch diverged, never on the way of a good epoch. Every
+    process holds the whole training set, so all of them decide alike.
+    """
+    from .step import penalty_value
+
+    loss, _ = evaluate(params, data, config.spec, backend, step=step)
+    if config.spec.penalised:
+        loss = loss + penalty_value(config.spec, params, 1.0, backend.xp)
+    return math.isfinite(float(loss))
+
+
+def _rewind(state: TrainState, start: _EpochStart) -> None:
+    """Undo the last epoch: back to ``start``, its history row and stopping record removed."""
+    epoch, rows, best_score, best_params, no_improvement = start.record
+    state.epoch = epoch
+    for values in state.history.values():
+        del values[rows:]
+    state.best_score, state.best_params = best_score, best_params
+    state.no_improvement = no_improvement
+    state.rng_state = start.rng_state
 
 
 def _nonfinite_probe(params: Any, xp: Any) -> Any:

@@ -258,6 +258,88 @@ def validate_params(constraints: dict, params: dict, owner: str) -> None:
         )
 
 
+# ----------------------------------------------------------------------------- numbers that fit
+
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+_INT64 = np.iinfo(np.int64)
+
+
+def _where(index: tuple) -> str:
+    """'row 3' or 'row 3, column 1' for an index into a 1-D or 2-D array."""
+    if not index:
+        return "its value"
+    return f"row {index[0]}" + (f", column {index[1]}" if len(index) > 1 else "")
+
+
+def _describe(value: Any) -> str:
+    """A number for a message, even one too long to print (10**5000)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        v = int(value)
+        if v.bit_length() > 64:
+            return f"an integer of about {int(v.bit_length() * math.log10(2)) + 1} digits"
+        return str(v)
+    if isinstance(value, np.floating):
+        return np.format_float_scientific(value, precision=3)
+    return repr(value)
+
+
+def _refuse_strings(host: np.ndarray, name: str, what: str) -> None:
+    """Objects that are strings get the TypeError a string array gets (never parsed)."""
+    for index, v in np.ndenumerate(host):
+        if isinstance(v, (str, bytes)):
+            raise TypeError(
+                f"{name}: expected {what}, got strings (dtype object, e.g. {v!r} at "
+                f"{_where(index)}); convert them to numbers first"
+            )
+
+
+def _objects_to_float64(host: np.ndarray, name: str, what: str) -> np.ndarray:
+    """An object array of numbers as float64; strings a TypeError, overflow a ValueError."""
+    _refuse_strings(host, name, what)
+    try:
+        return host.astype(np.float64)
+    except OverflowError:
+        for index, v in np.ndenumerate(host):
+            try:
+                float(v)
+            except OverflowError:
+                raise ValueError(
+                    f"{name}: {_where(index)} holds {_describe(v)}, beyond the float64 range "
+                    f"(+-{_FLOAT64_MAX:.3g}); scale it down or drop it"
+                ) from None
+        raise
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"{name}: expected {what}, got dtype object holding a non-number ({e})"
+        ) from e
+
+
+def _check_float64_range(host: np.ndarray, name: str) -> None:
+    """Floats wider than float64 (``longdouble``) must fit in it: they are computed in it."""
+    if host.dtype.kind != "f" or host.dtype.itemsize <= 8 or host.size == 0:
+        return
+    big = np.abs(host) > _FLOAT64_MAX  # compared in the wide type: no overflow here
+    if big.any():
+        index = np.unravel_index(int(np.argmax(big)), host.shape)
+        raise ValueError(
+            f"{name}: {_where(index)} holds {_describe(host[index])}, beyond the float64 "
+            f"range (+-{_FLOAT64_MAX:.3g}) it is computed in; scale it down or drop it"
+        )
+
+
+def _to_float64(host: np.ndarray, name: str, what: str) -> np.ndarray:
+    """Numbers of any NumPy dtype (objects included) as float64, refusing what does not fit."""
+    if host.dtype.kind == "O":
+        return _objects_to_float64(host, name, what)
+    if host.dtype.kind in "USa":
+        raise TypeError(
+            f"{name}: expected {what}, got strings (dtype {host.dtype}); convert them to "
+            "numbers first"
+        )
+    _check_float64_range(host, name)
+    return host.astype(np.float64)
+
+
 # ----------------------------------------------------------------------------- data: X
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -332,17 +414,14 @@ def check_X(X: Any, name: str = "X", float32: bool = False) -> Any:
                 f"{name}: Complex data not supported; expected real numbers, got dtype {dtype}"
             )
         if dtype.kind == "O":  # numbers held as Python objects (e.g. from a DataFrame)
-            try:
-                X = X.astype(np.float64)
-            except (TypeError, ValueError) as e:
-                raise TypeError(
-                    f"{name}: expected numeric data, got dtype object holding a non-number ({e})"
-                ) from e
+            X = _objects_to_float64(X, name, "numeric data (ints or floats)")
             dtype = X.dtype
+        _check_float64_range(X, name)
         if dtype.kind not in "biuf":
+            got = f"strings (dtype {dtype})" if dtype.kind in "US" else f"dtype {dtype}"
             raise TypeError(
-                f"{name}: expected numeric data (ints or floats), got dtype {dtype}; "
-                "convert the features to numbers first"
+                f"{name}: expected numeric data (ints or floats), got {got}; "
+                "convert them to numbers first"
             )
         if dtype.kind == "b":
             X = X.astype(np.float64)
@@ -381,7 +460,7 @@ def _check_float32_range(X: Any, xp: Any, name: str) -> None:
     if biggest > _FLOAT32_MAX:
         raise ValueError(
             f"{name}: holds values up to {biggest:g}, beyond the float32 range "
-            f"(+-{_FLOAT32_MAX:.3g}) this model computes in; scale the features or use "
+            f"(+-{_FLOAT32_MAX:.3g}) this model computes in; scale them down or use "
             "dtype='float64'"
         )
 
@@ -419,6 +498,8 @@ def check_labels(
             raise ValueError(f"{name}: could not be read as a 1-D array of labels ({e})") from e
         if host.dtype.kind in "US" and host.ndim == 1:
             host = np.asarray(y, dtype=object)  # [1, "a"]: mixed types must not pass
+        elif host.dtype.kind == "f" and host.size and np.abs(host).max() >= 2.0**63:
+            host = np.asarray(y, dtype=object)  # [2**63, 1] read as floats: look at the ints
     if host.ndim == 2 and host.shape[1] == 1 and ravel_column:
         from .exceptions import data_conversion_warning
 
@@ -442,6 +523,7 @@ def check_labels(
         if all(issubclass(k, str) for k in kinds):
             host = host.astype(str)
         elif all(issubclass(k, (numbers.Integral, np.bool_)) for k in kinds):
+            _check_int64_labels(host, name)
             host = host.astype(np.int64)
         elif all(issubclass(k, numbers.Real) for k in kinds):
             host = host.astype(np.float64)  # checked for fractions below
@@ -452,6 +534,19 @@ def check_labels(
             )
     if host.dtype.kind not in "biufU":
         raise TypeError(f"{name}: labels must be integers or strings, got dtype {host.dtype}")
+    if host.dtype.kind == "u" and host.dtype.itemsize == 8:
+        _check_int64_labels(host, name)
+        host = host.astype(np.int64)
+    if host.dtype.kind == "f" and host.dtype.itemsize > 8:
+        _check_float64_range(host, name)
+        wide, host = host, host.astype(np.float64)
+        if not np.all(host == wide):
+            index = int(np.argmax(host != wide))
+            raise ValueError(
+                f"{name}: the label at row {index} ({_describe(wide[index])}) has more digits "
+                "than float64 holds, so distinct labels could merge; pass integer or string "
+                "labels"
+            )
     if host.dtype.kind == "f":
         if not np.isfinite(host).all():
             raise ValueError(f"{name}: labels contain NaN or infinity")
@@ -464,8 +559,33 @@ def check_labels(
     return host
 
 
-def check_targets(y: Any, n: int, name: str = "y", owner: str = "MLPRegressor") -> np.ndarray:
-    """Regression targets as a host float64 array of shape (n,) or (n, k), finite."""
+def _check_int64_labels(host: np.ndarray, name: str) -> None:
+    """Integer labels (Python ints or uint64) must fit in int64, the type classes are kept in."""
+    if host.dtype.kind == "u":
+        if not (host > _INT64.max).any():
+            return
+    else:
+        try:
+            host.astype(np.int64)
+            return
+        except OverflowError:
+            pass
+    for index, v in np.ndenumerate(host):
+        if not _INT64.min <= int(v) <= _INT64.max:
+            raise ValueError(
+                f"{name}: the label at {_where(index)} is {_describe(v)}, beyond the int64 range "
+                f"[{_INT64.min}, {_INT64.max}] integer labels are kept in; pass such labels as "
+                "strings (e.g. y.astype(str))"
+            )
+
+
+def check_targets(
+    y: Any, n: int, name: str = "y", owner: str = "MLPRegressor", float32: bool = False
+) -> np.ndarray:
+    """Regression targets as a host float64 array of shape (n,) or (n, k), finite.
+
+    ``float32``: also refuse targets beyond float32's range (the model computes in it).
+    """
     if y is None:
         raise ValueError(f"{name}: {owner} requires y to be passed, but the target y is None")
     host = _host(y)
@@ -475,14 +595,17 @@ def check_targets(y: Any, n: int, name: str = "y", owner: str = "MLPRegressor") 
         except (ValueError, TypeError) as e:
             raise ValueError(f"{name}: could not be read as an array of numbers ({e})") from e
     if host.dtype.kind == "O":
-        try:
-            host = host.astype(np.float64)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name}: expected numeric targets, got objects ({e})") from e
+        host = _objects_to_float64(host, name, "numeric targets")
     if host.dtype.kind == "c":
         raise ValueError(f"{name}: Complex data not supported; expected real targets")
+    if host.dtype.kind in "US":
+        raise TypeError(
+            f"{name}: expected numeric targets, got strings (dtype {host.dtype}); convert "
+            "them to numbers first"
+        )
     if host.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numeric targets, got dtype {host.dtype}")
+    _check_float64_range(host, name)
     if host.ndim not in (1, 2):
         raise ValueError(f"{name}: expected shape (n,) or (n, n_outputs), got {host.shape}")
     if host.shape[0] != n:
@@ -494,6 +617,8 @@ def check_targets(y: Any, n: int, name: str = "y", owner: str = "MLPRegressor") 
     host = host.astype(np.float64)
     if not np.isfinite(host).all():
         raise ValueError(f"{name}: contains NaN or infinity")
+    if float32:
+        _check_float32_range(host, np, name)
     return host
 
 
@@ -505,16 +630,21 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
     host = _host(sample_weight)
     if host is None:
         if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
-            host = np.full(n, float(sample_weight))
+            host = np.full(
+                n, float(_to_float64(np.asarray(sample_weight, dtype=object), name, "numbers"))
+            )
         else:
             try:
                 host = np.asarray(sample_weight)
             except (ValueError, TypeError) as e:
                 raise ValueError(f"{name}: could not be read as numbers ({e})") from e
     if host.ndim == 0:
-        host = np.full(n, float(host))
+        host = np.full(n, float(_to_float64(host, name, "numbers")))
+    if host.dtype.kind == "O":
+        host = _objects_to_float64(host, name, "numbers")
     if host.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numbers, got dtype {host.dtype}")
+    _check_float64_range(host, name)
     if host.ndim != 1 or host.shape[0] != n:
         raise ValueError(f"{name}: expected shape ({n},) (one weight per sample), got {host.shape}")
     host = host.astype(np.float64)

@@ -50,7 +50,7 @@ from ..backend import (
     to_numpy,
 )
 from ..compile import COMPILE_MODES
-from ..exceptions import convergence_warning, not_fitted_error
+from ..exceptions import NonFiniteOutputError, convergence_warning, not_fitted_error
 from ..functional import ACTIVATION_NAMES, get_activation
 from ..mlp import forward, init_params, layer_sizes
 from ..preprocessing import GivenStandardizer, StandardizedRows, Standardizer
@@ -62,6 +62,7 @@ from ..train import (
     EpochData,
     TrainConfig,
     TrainState,
+    check_eval_names,
     check_history,
     history_keys,
     train,
@@ -402,6 +403,12 @@ class BaseMLP:
             flat["slots"] = {k: [to_numpy(v) for v in vs] for k, vs in flat["slots"].items()}
             state["_opt_flat"] = flat
         state.pop("_state", None)
+        made_for = state.pop("_made_for", None)
+        if made_for is not None and _same_leaves(made_for[0], getattr(self, "params_", None)):
+            state["_made_for"] = (None, made_for[1])  # re-made for the moved params_ on load
+        else:
+            state["_opt_flat"] = None  # params_ were assigned: the state was for others
+        state.pop("_backend_key", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -409,13 +416,20 @@ class BaseMLP:
         self.__dict__.update(state)
         self._opt_state = None
         self._state = None
+        self._backend_obj = None
         if state.get("backend_") is not None:
             b = get_backend(state["backend_"])
-            self._backend_obj = b
+            self._backend_obj, self._backend_key = b, _backend_key(self)
             if getattr(self, "params_", None) is not None:
                 self.params_ = _params_to(b, self.params_, self.dtype)
             if flat is not None:
                 self._opt_flat = flat  # rebuilt for the next partial_fit
+        if (
+            getattr(self, "_made_for", None) is not None
+            and getattr(self, "params_", None) is not None
+        ):
+            # the same weights, moved: the optimizer state still belongs to them
+            self._made_for = _made_for(self.params_, self._made_for[1])
 
     # ------------------------------------------------------------------ parameters
 
@@ -457,7 +471,8 @@ class BaseMLP:
         params = []
         for k, C in enumerate(coefs):
             W = np.asarray(to_numpy(C)).T
-            bias = biases[k] if biases is not None else np.zeros(W.shape[0], W.dtype)
+            keep = biases is not None and tuple(biases[k].shape) == W.shape[:1]
+            bias = biases[k] if keep else np.zeros(W.shape[0], W.dtype)
             params.append((W, bias))
         self._set_params(params)
 
@@ -482,16 +497,82 @@ class BaseMLP:
         )
 
     def _set_params(self, params: list) -> None:
-        b = getattr(self, "_backend_obj", None) or self._resolve_backend()
-        self.params_ = _params_to(b, params, self.dtype)
+        self.params_ = _params_to(self._current_backend(), params, self.dtype)
+
+    def _current_backend(self) -> Backend:
+        """The backend ``backend`` and ``allow_tf32`` name now (resolved again when they change)."""
+        b = getattr(self, "_backend_obj", None)
+        if b is None or getattr(self, "_backend_key", None) != _backend_key(self):
+            b = self._resolve_backend()
+            self._backend_obj, self._backend_key = b, _backend_key(self)
+        return b
+
+    def _sync_private_state(self) -> None:
+        """Make the private copies agree with the public attributes, or drop them.
+
+        The optimizer state (``_opt_state``, or ``_opt_flat`` after unpickling)
+        and the stopping record (``_state``: patience, best score, best
+        parameters) belong to the weights they were trained with. When
+        ``params_`` is no longer those weights (assigned, directly or through
+        ``coefs_`` / ``intercepts_``, or loaded), they are dropped: the next
+        partial_fit starts a new optimizer from ``params_``, and a warm fit's
+        patience starts again (the epoch count and history go on). A change of
+        backend or dtype moves them (they are converted where they are used);
+        a change of solver is refused by partial_fit (see ``_optimizer_state``).
+        Arrays are compared by identity: an in-place change of their values
+        (``W[...] = 0``) is not seen as a new assignment.
+        """
+        params = getattr(self, "params_", None)
+        made_for = getattr(self, "_made_for", None)
+        if params is not None and made_for is not None and _same_leaves(made_for[0], params):
+            return
+        self._opt_state = None
+        self._opt_flat = None
+        self._made_for = None
+        previous = getattr(self, "_state", None)
+        if previous is not None:
+            self._state = TrainState(
+                params=None, opt_state=None, epoch=previous.epoch, history=previous.history
+            )
+
+    def _seeded_rng(self) -> Any:
+        """The shuffling generator of the last run if ``random_state`` is still what seeded it."""
+        rng = getattr(self, "_rng", None)
+        if rng is None or not _same_random_state(
+            getattr(self, "_rng_for", None), self.random_state
+        ):
+            return None
+        return rng
 
     def _device_params(self, b: Backend) -> list:
-        """``params_`` on ``b`` in the model's dtype, checked to be a list of (W, b) pairs."""
+        """``params_`` on ``b`` in the model's dtype, checked to be (W, b) pairs that chain."""
         params = self.params_
         if not isinstance(params, (list, tuple)) or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in params
         ):
             raise TypeError("params_: expected a list of (W, b) pairs, W of shape (out, in)")
+        if not params:
+            raise ValueError("params_: expected at least one (W, b) pair, got an empty list")
+        width = getattr(self, "n_features_in_", None)
+        for k, (W, bias) in enumerate(params):
+            shape, bshape = _shape_of(W), _shape_of(bias)
+            if len(shape) != 2 or bshape != shape[:1] or (width is not None and shape[1] != width):
+                expected = "(out, " + ("in" if width is None else str(width)) + ")"
+                raise ValueError(
+                    f"params_: layer {k} has W of shape {shape} and b of shape {bshape}; "
+                    f"expected W of shape {expected} and b of shape (out,)"
+                    + (" (the features or the previous layer's width)" if width is not None else "")
+                )
+            width = shape[0]
+        try:
+            outputs = self._n_outputs()
+        except AttributeError:  # a classifier without classes_: nothing to compare with
+            outputs = width
+        if width != outputs:
+            raise ValueError(
+                f"params_: the last layer has {width} outputs, the model has {outputs} "
+                "(its classes or targets); assign parameters with that many outputs"
+            )
         return _params_to(b, params, self.dtype)
 
     # ------------------------------------------------------------------ what a subclass adds
@@ -561,6 +642,7 @@ class BaseMLP:
             xpnet.io.CheckpointLockedError: another live process writes ``checkpoint``.
         """
         self._check_params()
+        self._sync_private_state()
         _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch)
         if not isinstance(checkpoint_every, (int, float)) or not checkpoint_every >= 0:
             raise ValueError(
@@ -587,22 +669,26 @@ class BaseMLP:
             ckpt = self._read_checkpoint_on_root(comm, checkpoint, sizes, n, fingerprint)
             warm = warm and ckpt is None
         if warm and tuple(layer_sizes(self.params_)) != sizes:
+            have = tuple(layer_sizes(self.params_))
+            what = "hidden_layer_sizes" if have[0] == d and have[-1] == sizes[-1] else "X"
             raise ValueError(
-                f"warm_start: the model has layer sizes {list(layer_sizes(self.params_))}, "
-                f"these data and hidden_layer_sizes need {list(sizes)}; set warm_start=False "
-                "to start over"
+                f"{what}: warm_start continues params_, whose layer sizes are {list(have)}; "
+                f"these data and hidden_layer_sizes={self.hidden_layer_sizes!r} need "
+                f"{list(sizes)}. Set hidden_layer_sizes={have[1:-1]!r} back (with data of "
+                f"{have[0]} features), or warm_start=False to start over"
             )
         standardizer = self._standardizer_for(X, weights, keep=warm)
+        # a warm start continues the shuffling sequence instead of replaying it, while
+        # random_state is what seeded it (a new random_state seeds a new sequence)
+        previous_rng = self._seeded_rng() if warm else None
         if ckpt is not None:
             seed = ckpt["seed"]
-        elif warm and getattr(self, "_seed", None) is not None:
+        elif previous_rng is not None and getattr(self, "_seed", None) is not None:
             seed = self._seed
         else:
             seed = self._draw_seed()
-        previous_rng = getattr(self, "_rng", None)
-        # a warm start continues the shuffling sequence instead of replaying it
-        rng = previous_rng if warm and previous_rng is not None else host_rng(seed)
-        self._seed, self._rng = seed, rng
+        rng = previous_rng if previous_rng is not None and ckpt is None else host_rng(seed)
+        self._seed, self._rng, self._rng_for = seed, rng, self.random_state
         if self.verbose and comm.is_root:
             print(f"xpnet: training on {b.describe()}" + (f" [{b.note}]" if b.note else ""))
             if comm.size > 1:
@@ -736,6 +822,7 @@ class BaseMLP:
     def _partial_fit(self, X: Any, targets_of: Any, sample_weight: Any) -> BaseMLP:
         """One epoch over ``(X, y)`` continuing from ``params_`` and the optimizer's state."""
         self._check_params()
+        self._sync_private_state()
         if self.early_stopping:
             raise ValueError(
                 "early_stopping: partial_fit does not support early_stopping=True; "
@@ -760,7 +847,7 @@ class BaseMLP:
         opt = self._optimizer(n, batch, t_start, incremental=not first)
         if first:
             self._seed = self._draw_seed()
-            self._rng = host_rng(self._seed)
+            self._rng, self._rng_for = host_rng(self._seed), self.random_state
             params = init_params(
                 sizes,
                 self.activation,
@@ -773,16 +860,22 @@ class BaseMLP:
             state = TrainState(params=params, opt_state=opt.init(params))
             loss_curve: list = []
         else:
-            if tuple(layer_sizes(self.params_)) != sizes:
-                raise ValueError(
-                    f"X: partial_fit needs layer sizes {list(sizes)}, the model has "
-                    f"{list(layer_sizes(self.params_))}"
-                )
             params = self._device_params(b)
+            have = tuple(layer_sizes(params))
+            if have != sizes:
+                raise ValueError(
+                    f"hidden_layer_sizes: partial_fit continues params_, whose hidden layers "
+                    f"are {list(have[1:-1])}, but hidden_layer_sizes={self.hidden_layer_sizes!r}; "
+                    f"set hidden_layer_sizes={have[1:-1]!r} to match them, or call fit (with "
+                    "warm_start=False) to start over with the new sizes"
+                )
             state = self._continued_state(params, self._optimizer_state(opt, b, params), None, {})
             loss_curve = list(getattr(self, "loss_curve_", None) or [])
-            if getattr(self, "_rng", None) is None:
-                self._rng = host_rng(getattr(self, "_seed", None) or self._draw_seed())
+            if self._seeded_rng() is None:
+                seed = getattr(self, "_seed", None)
+                if seed is None or getattr(self, "_rng", None) is not None:
+                    seed = self._draw_seed()  # none yet, or random_state changed since
+                self._seed, self._rng, self._rng_for = seed, host_rng(seed), self.random_state
         self._adopt_data(
             b, d, names if first else getattr(self, "feature_names_in_", None), X, standardizer
         )
@@ -809,12 +902,25 @@ class BaseMLP:
         return self
 
     def _optimizer_state(self, opt: optim.Optimizer, b: Backend, params: list) -> Any:
-        """The last run's optimizer state rebuilt for ``opt`` on ``b`` (partial_fit continues it)."""
+        """The last run's optimizer state rebuilt for ``opt`` on ``b`` (partial_fit continues it).
+
+        A new one when there is none (after ``load``, or once ``params_`` was
+        assigned); moved to ``b`` and the model's dtype when those changed. A
+        state of another solver cannot be continued: a ValueError says so.
+        """
         flat = getattr(self, "_opt_flat", None)
         if getattr(self, "_opt_state", None) is not None:
             flat = optim.state_to_dict(self._opt_state)
         if flat is None:
             return opt.init(params)
+        made_for = getattr(self, "_made_for", None)
+        if made_for is not None and made_for[1] != self.solver:
+            raise ValueError(
+                f"solver: the optimizer state partial_fit continues was made by "
+                f"solver={made_for[1]!r}, solver is now {self.solver!r}; set "
+                f"solver={made_for[1]!r} back, or call fit "
+                "(a warm fit with warm_start=True keeps the weights and starts a new optimizer)"
+            )
         try:
             return optim.state_from_dict(opt, flat, lambda leaf: b.asarray(leaf, self.dtype))
         except ValueError as e:
@@ -834,7 +940,8 @@ class BaseMLP:
         if previous is not None and getattr(self, "_stopping_on", None) == self.early_stopping:
             state.best_score = previous.best_score
             state.no_improvement = previous.no_improvement
-            state.best_params = previous.best_params if validation is not None else None
+            best = previous.best_params if validation is not None else None
+            state.best_params = None if best is None else _params_like(best, params, self.dtype)
         return state
 
     def _validation_split(self, n: int, rng: np.random.Generator, strata: Any):
@@ -970,6 +1077,7 @@ class BaseMLP:
         self.params_ = state.params
         self._opt_state = state.opt_state
         self._opt_flat = None
+        self._made_for = _made_for(state.params, self.solver)  # see _sync_private_state
         self._state = state
         self._stopping_on = self.early_stopping
         self.history_ = state.history
@@ -1008,7 +1116,7 @@ class BaseMLP:
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.backend_ = b.name
-        self._backend_obj = b
+        self._backend_obj, self._backend_key = b, _backend_key(self)
         self._fit_space = _space_of(X)
 
     # ------------------------------------------------------------------ helpers for fit
@@ -1206,7 +1314,7 @@ class BaseMLP:
         check_feature_names(getattr(self, "feature_names_in_", None), X, type(self).__name__)
         X = check_X(_host_if_dask(X), float32=self.dtype == "float32")
         self._check_features(X)
-        b = getattr(self, "_backend_obj", None) or self._resolve_backend()
+        b = self._current_backend()
         params = self._device_params(b)
         standardizer = getattr(self, "standardizer_", None)
         outs = []
@@ -1216,10 +1324,55 @@ class BaseMLP:
             chunk = gather_rows(X, slice(start, min(start + rows, n)))
             if standardizer is not None:
                 chunk = standardizer.transform(chunk, self.dtype)
-            logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
-            outs.append(logits)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below
+                logits, _ = forward(params, b.asarray(chunk, self.dtype), self.activation, b.xp)
+                outs.append(self._finite_outputs(logits, params, chunk, b, start, method))
             release_host_pages(X)  # a memory-mapped X does not stay resident
         return outs[0] if len(outs) == 1 else b.xp.concat(outs, axis=0)
+
+    def _finite_outputs(self, logits, params, chunk, b: Backend, start: int, method: str):
+        """``logits`` when they are all finite; else recomputed in float64, or refused.
+
+        A float32 model whose outputs overflow for finite inputs (3e38 in X,
+        or parameters grown huge) is computed again in float64 where the
+        backend has it. A classifier's rows are then shifted by their maximum
+        (softmax is unchanged by a shift) so that they fit in float32 and give
+        finite probabilities; a regressor's must fit as they are. What is
+        still not finite is a ``NonFiniteOutputError``, never NaN in silence.
+        """
+        xp = b.xp
+        if bool(xp.all(xp.isfinite(logits))):
+            return logits
+        wide = None
+        if self.dtype != "float64":
+            try:
+                wide, _ = forward(
+                    _params_to(b, [(to_numpy(W), to_numpy(v)) for W, v in params], "float64"),
+                    b.asarray(to_numpy(chunk), "float64"),
+                    self.activation,
+                    xp,
+                )
+            except (ValueError, TypeError, RuntimeError):  # no float64 on this backend
+                pass
+            if wide is not None and bool(xp.all(xp.isfinite(wide))):
+                if self._estimator_type == "classifier":
+                    wide = wide - xp.max(wide, axis=-1, keepdims=True)
+                narrow = xp.astype(wide, logits.dtype)
+                if self._estimator_type == "classifier" or bool(xp.all(xp.isfinite(narrow))):
+                    return narrow
+        bad = ~xp.all(xp.isfinite(logits), axis=-1)
+        rows = np.flatnonzero(np.asarray(to_numpy(bad)))
+        biggest_x = float(np.max(np.abs(np.asarray(to_numpy(chunk), dtype=np.float64))))
+        biggest_p = max(float(np.max(np.abs(to_numpy(W)))) for W, _ in params)
+        raise NonFiniteOutputError(
+            f"{method}: the network's outputs are not finite for {rows.shape[0]} row(s) of X "
+            f"(the first: row {start + int(rows[0])})"
+            + (", even computed in float64" if wide is not None or self.dtype == "float64" else "")
+            + f": the inputs "
+            f"(largest |x| = {biggest_x:.3g}) or the parameters (largest |W| = "
+            f"{biggest_p:.3g}) overflow them. Scale the inputs as in training; if the "
+            "parameters are huge the training diverged: refit with a lower learning_rate_init"
+        )
 
     def _check_same_space(self, X: Any, method: str) -> None:
         """Under scikit-learn's ``array_api_dispatch``, X must be where the fit's X was."""
@@ -1555,6 +1708,7 @@ def _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch) -> None:
         raise TypeError(
             "eval_sets: expected a dict {name: (X, y)}, got " + type(eval_sets).__name__
         )
+    check_eval_names(eval_sets or {})  # before any work: a name may not be a history column
     if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
         if not hasattr(checkpoint, "__fspath__"):
             raise TypeError(
@@ -1679,3 +1833,53 @@ def like_input(arr: Any, X: Any) -> Any:
 
 def _params_to(b: Backend, params: Sequence, dtype: str) -> list:
     return [(b.asarray(W, dtype), b.asarray(bias, dtype)) for W, bias in params]
+
+
+def _params_like(params: Sequence, like: Sequence, dtype: str) -> list:
+    """``params`` moved to the backend of ``like`` (kept best parameters, after a backend change)."""
+    return _params_to(
+        get_backend(like[0][0]), [(to_numpy(W), to_numpy(b)) for W, b in params], dtype
+    )
+
+
+def _shape_of(a: Any) -> tuple:
+    """The shape of an array of any backend, or of nested lists."""
+    return tuple(a.shape) if hasattr(a, "shape") else tuple(np.shape(a))
+
+
+def _leaves(params: Sequence) -> tuple:
+    return tuple(leaf for pair in params for leaf in pair)
+
+
+def _made_for(params: Sequence, solver: str) -> tuple:
+    """What the private training state belongs to: these very arrays, this solver."""
+    return (_leaves(params), solver)
+
+
+def _same_leaves(leaves: tuple, params: Any) -> bool:
+    """Whether ``params`` still holds exactly these arrays (identity: an assignment is new)."""
+    if not isinstance(params, (list, tuple)) or not all(
+        isinstance(p, (list, tuple)) and len(p) == 2 for p in params
+    ):
+        return False
+    now = _leaves(params)
+    return len(now) == len(leaves) and all(a is b for a, b in zip(now, leaves, strict=True))
+
+
+def _backend_key(est: Any) -> tuple:
+    """What the resolved backend depends on: ``backend`` (a spec, or the module itself) and TF32."""
+    spec = est.backend if isinstance(est.backend, str) else id(est.backend)
+    return (spec, bool(est.allow_tf32))
+
+
+def _same_random_state(seeded_by: Any, now: Any) -> bool:
+    """Whether ``random_state`` is still the one that seeded the shuffling generator."""
+    if seeded_by is now:
+        return True
+    integral = (numbers.Integral, np.integer)
+    return (
+        isinstance(seeded_by, integral)
+        and isinstance(now, integral)
+        and not isinstance(seeded_by, bool)
+        and int(seeded_by) == int(now)
+    )

@@ -135,7 +135,7 @@ class MLPClassifier(BaseMLP):
         return float(np.average(pred == truth, weights=w))
 
     def _backend_obj_or_resolve(self) -> Any:
-        return getattr(self, "_backend_obj", None) or self._resolve_backend()
+        return self._current_backend()
 
     # ------------------------------------------------------------------ files
 

@@ -55,13 +55,13 @@ class MLPRegressor(BaseMLP):
         return int(self._n_targets)
 
     def _fit_targets(self, y: Any, n: int, reset: bool) -> tuple[np.ndarray, None]:
-        targets = check_targets(y, n)
+        targets = check_targets(y, n, float32=self.dtype == "float32")
         self._target_ndim = targets.ndim
         self._n_targets = 1 if targets.ndim == 1 else int(targets.shape[1])
         return targets.reshape(n, -1), None
 
     def _eval_targets(self, y: Any, n: int, name: str) -> np.ndarray:
-        targets = check_targets(y, n, name).reshape(n, -1)
+        targets = check_targets(y, n, name, float32=self.dtype == "float32").reshape(n, -1)
         if targets.shape[1] != self._n_outputs():
             raise ValueError(
                 f"{name}: has {targets.shape[1]} outputs, the training targets {self._n_outputs()}"
@@ -72,7 +72,7 @@ class MLPRegressor(BaseMLP):
         """One epoch over ``(X, y)`` in minibatches, continuing from ``params_``."""
 
         def targets(n: int, first: bool) -> np.ndarray:
-            t = check_targets(y, n)
+            t = check_targets(y, n, float32=self.dtype == "float32")
             k = 1 if t.ndim == 1 else int(t.shape[1])
             if first:
                 self._target_ndim, self._n_targets = t.ndim, k
