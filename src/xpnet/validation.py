@@ -170,7 +170,7 @@ class RandomState:
         return (
             isinstance(value, numbers.Integral)
             and not isinstance(value, bool)
-            and 0 <= value < 2**32
+            and 0 <= int(value) < 2**32
         )
 
     def describe(self) -> str:
@@ -190,7 +190,8 @@ class HiddenSizes:
             return False
         sizes = [value] if isinstance(value, numbers.Integral) else list(value)
         return all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 1
+            for s in sizes
         )
 
     def describe(self) -> str:
@@ -213,7 +214,7 @@ class PerLayer:
             isinstance(v, numbers.Real)
             and not isinstance(v, bool)
             and math.isfinite(float(v))
-            and v >= 0
+            and float(v) >= 0
             for v in values
         )
 
@@ -763,6 +764,8 @@ def check_feature_names(fitted: np.ndarray | None, X: Any, owner: str) -> None:
             UserWarning,
             stacklevel=3,
         )
+        return
+    if fitted is None:  # both None returned above; this says so to type checkers
         return
     if len(names) != len(fitted) or np.any(names != fitted):
         unseen = sorted(set(names) - set(fitted))

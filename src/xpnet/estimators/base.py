@@ -26,7 +26,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import array_api_compat
 import numpy as np
@@ -176,6 +176,10 @@ def check_params(estimator: BaseMLP) -> None:
     estimator._check_params()
 
 
+#: The estimator a method returns: the class it is called on (``Self``, Python 3.10-compatible).
+_Est = TypeVar("_Est", bound="BaseMLP")
+
+
 class BaseMLP:
     """What MLPClassifier and MLPRegressor share. Not for direct use.
 
@@ -257,6 +261,25 @@ class BaseMLP:
     _estimator_type = ""
     _metric = ""  # the history's metric: "error" or "r2"
 
+    # Set by fit, partial_fit or load (their types, for type checkers; none exists before).
+    params_: Any
+    n_features_in_: int
+    feature_names_in_: Any
+    standardizer_: Standardizer | None
+    history_: dict
+    # private state derived from the public attributes (see _sync_private_state)
+    _seed: Any
+    _rng: Any
+    _rng_for: Any
+    _state: Any
+    _opt_state: Any
+    _opt_flat: Any
+    _made_for: Any
+    _checkpoint_epoch: int | None
+    _backend_obj: Any
+    _backend_key: Any
+    _label_column_name: str | None
+
     def __init__(
         self,
         hidden_layer_sizes: int | Sequence[int] = (100,),
@@ -335,7 +358,7 @@ class BaseMLP:
         """The constructor arguments as a dict."""
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params: Any) -> BaseMLP:
+    def set_params(self: _Est, **params: Any) -> _Est:
         """Set constructor arguments; an unknown name raises ValueError."""
         valid = set(self._get_param_names())
         for key, value in params.items():
@@ -375,7 +398,7 @@ class BaseMLP:
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def __sklearn_clone__(self) -> BaseMLP:
+    def __sklearn_clone__(self: _Est) -> _Est:
         """An unfitted copy with the same parameters (a backend module is shared, not copied)."""
         import copy
 
@@ -441,7 +464,7 @@ class BaseMLP:
 
     def _hidden_sizes(self) -> tuple[int, ...]:
         hls = self.hidden_layer_sizes
-        if isinstance(hls, numbers.Integral):
+        if isinstance(hls, (int, numbers.Integral)):
             return (int(hls),)
         return tuple(int(s) for s in hls)
 
@@ -472,7 +495,7 @@ class BaseMLP:
         for k, C in enumerate(coefs):
             W = np.asarray(to_numpy(C)).T
             keep = biases is not None and tuple(biases[k].shape) == W.shape[:1]
-            bias = biases[k] if keep else np.zeros(W.shape[0], W.dtype)
+            bias = biases[k] if biases is not None and keep else np.zeros(W.shape[0], W.dtype)
             params.append((W, bias))
         self._set_params(params)
 
@@ -565,7 +588,7 @@ class BaseMLP:
                 )
             width = shape[0]
         try:
-            outputs = self._n_outputs()
+            outputs: int | None = self._n_outputs()
         except AttributeError:  # a classifier without classes_: nothing to compare with
             outputs = width
         if width != outputs:
@@ -593,7 +616,7 @@ class BaseMLP:
     # ------------------------------------------------------------------ fitting
 
     def fit(
-        self,
+        self: _Est,
         X: Any,
         y: Any,
         sample_weight: Any = None,
@@ -604,7 +627,7 @@ class BaseMLP:
         on_batch: Any = None,
         on_epoch: Any = None,
         checkpoint_every: float = 0.0,
-    ) -> BaseMLP:
+    ) -> _Est:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
         Args:
@@ -819,7 +842,7 @@ class BaseMLP:
             )
         return self
 
-    def _partial_fit(self, X: Any, targets_of: Any, sample_weight: Any) -> BaseMLP:
+    def _partial_fit(self: _Est, X: Any, targets_of: Any, sample_weight: Any) -> _Est:
         """One epoch over ``(X, y)`` continuing from ``params_`` and the optimizer's state."""
         self._check_params()
         self._sync_private_state()
@@ -1140,7 +1163,7 @@ class BaseMLP:
                     "(fit) to start over"
                 )
             return current
-        if given:
+        if isinstance(wanted, Standardizer):
             if wanted.n_features_in_ != d:
                 raise ValueError(
                     f"standardize: the given Standardizer has {wanted.n_features_in_} "
@@ -1162,7 +1185,7 @@ class BaseMLP:
         return int(rs)
 
     def _batch(self, n: int) -> int:
-        if self.batch_size == "auto":
+        if not isinstance(self.batch_size, numbers.Integral):  # "auto" (checked by _check_params)
             return min(200, n)
         if self.batch_size > n:
             warnings.warn(
@@ -1500,18 +1523,23 @@ class BaseMLP:
 
     @classmethod
     def _from_meta(
-        cls, path: Any, meta: dict, backend: Any, params: list, standardizer: Any = None
-    ) -> BaseMLP:
+        cls: type[_Est],
+        path: Any,
+        meta: dict,
+        backend: Any,
+        params: list,
+        standardizer: Any = None,
+    ) -> _Est:
         """An estimator with the file's hyperparameters and parameters on ``backend``."""
         hyper = meta.get("hyperparams", {})
         if not isinstance(hyper, dict):
             raise ValueError(f"{path}: metadata 'hyperparams' must be an object")
         est = cls()
-        names = set(cls._get_param_names())
+        parameters = set(cls._get_param_names())
         for key, value in hyper.items():
             if key == "standardize" and value == "given" and standardizer is not None:
                 value = copy.deepcopy(standardizer)
-            if key in names and key != "backend":
+            if key in parameters and key != "backend":
                 if key in ("hidden_layer_sizes", "l1", "l2") and isinstance(value, list):
                     value = tuple(value)
                 setattr(est, key, value)

@@ -39,6 +39,8 @@ class MLPClassifier(BaseMLP):
         True
     """
 
+    classes_: Any  # set by fit, partial_fit or load
+
     _estimator_type = "classifier"
     _metric = "error"
     out_activation_ = "softmax"
