@@ -99,6 +99,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(cupy|torch|jax|sklearn|matplotlib|mpi4py|ndonnx|onnx|onnxruntime)(\..*)?"),
     # what Sphinx 9 makes the target of an aliased name inside a generic
     (r"py:class", r"TypeAliasForwardRef"),
+    # the estimators' "returns the class it is called on" type variable
+    (r"py:class", r"xpnet\.estimators\.base\._Est"),
 ]
 # A "Raises:" entry naming two exceptions at once; shown as written.
 nitpick_ignore = [("py:exc", "ValueError / TypeError")]
