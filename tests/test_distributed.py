@@ -690,3 +690,16 @@ def test_the_command_on_two_ranks_writes_the_model_of_one_process(tmp_path):
     )
     assert refused.returncode == 2 and "--distributed mpi" in refused.stderr
     assert not (tmp_path / "D3" / "model.npz").exists()
+    # an error on rank 0 alone (only it checks the checkpoint path) ends the whole job
+    (tmp_path / "a-file").write_text("")
+    started = time.monotonic()
+    alone = subprocess.run(
+        [exe, "-n", "2", *xpnet_cmd, "--distributed", "mpi", "--out", str(tmp_path / "D4")]
+        + ["--checkpoint", str(tmp_path / "a-file" / "run.npz")],
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert alone.returncode != 0 and "error: --checkpoint" in alone.stderr
+    assert time.monotonic() - started < 60  # not left waiting in a collective

@@ -601,7 +601,32 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _run_guarded(run: Any) -> int:
-    """Call ``run()``; documented failures become one-line messages and exit codes."""
+    """Call ``run()``; documented failures become one-line messages and exit codes.
+
+    Under MPI with several ranks, a rank that fails this way ends the whole job
+    with its exit code (``MPI_Abort``) instead of leaving the others waiting.
+    """
+    code = _run_reported(run)
+    if code not in (EXIT_OK, EXIT_DISAGREE):
+        _end_mpi_job(code)
+    return code
+
+
+def _end_mpi_job(code: int) -> None:
+    """Abort an MPI job of several ranks (a no-op without one): the others may be waiting."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None:
+        return
+    try:
+        if mpi.Is_initialized() and not mpi.Is_finalized() and mpi.COMM_WORLD.Get_size() > 1:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            mpi.COMM_WORLD.Abort(code)
+    except Exception:  # an MPI that cannot say: exit as usual
+        pass
+
+
+def _run_reported(run: Any) -> int:
     from .backend import BackendUnavailableError
     from .train import DivergenceError
 

@@ -672,6 +672,8 @@ class BaseMLP:
                 f"checkpoint_every: expected a number of seconds >= 0, got {checkpoint_every!r}"
             )
         comm = self._communicator()
+        if checkpoint is not None and comm.is_root:  # the one writer: the other ranks never write
+            _check_checkpoint_path(checkpoint)
         b = self._resolve_backend()
         if comm.size > 1 and b.is_gpu and isinstance(self.backend, str):
             # each rank on a node takes its own GPU (not verified here: no GPU cluster)
@@ -1742,8 +1744,6 @@ def _check_fit_args(eval_sets, checkpoint, resume, on_batch, on_epoch) -> None:
             raise TypeError(
                 "checkpoint: expected a path (str or os.PathLike), got " + type(checkpoint).__name__
             )
-    if checkpoint is not None:
-        _check_checkpoint_path(checkpoint)
     if not isinstance(resume, (bool, np.bool_)):
         raise TypeError(f"resume: expected True or False, got {resume!r}")
     for hook_name, hook in (("on_batch", on_batch), ("on_epoch", on_epoch)):
