@@ -823,3 +823,53 @@ def test_a_picture_that_cannot_be_written_is_named_and_not_left_half_written(tmp
     assert code == cli.EXIT_IOERR
     assert f"error: {out / 'curves.png'}: No space left on device" in err
     assert "Traceback" not in err and not (out / "curves.png").exists()
+
+
+def test_output_and_checkpoint_paths_are_checked_before_training(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    base = ["train", "--data", "moons", "--epochs", "1", "--backend", "numpy"]
+    cases = [
+        (["--out", ""], "--out: the path is empty"),
+        (["--out", str(tmp_path / "a-file")], "is not a directory"),
+        (["--out", str(tmp_path / "o"), "--checkpoint", ""], "--checkpoint: the path is empty"),
+        (
+            ["--out", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "o" / "model.npz")],
+            "--checkpoint: ",
+        ),
+    ]
+    for extra, words in cases:
+        code, stdout, err = run([*base, *extra])
+        assert code == 2 and words in err, (extra, err)
+        assert "epoch 1" not in stdout + err  # refused before any training
+    assert not (tmp_path / "o" / "model.npz").exists()
+
+
+def test_a_run_that_replaces_an_earlier_checkpoint_says_so(tmp_path):
+    out = tmp_path / "run"
+    base = ["train", "--data", "moons", "--backend", "numpy", "--out", str(out)]
+    base += ["--checkpoint-every", "0"]
+    code, stdout, err = run([*base, "--epochs", "3"])
+    assert code == 0, err
+    assert "earlier run" not in stdout
+    assert xio.load_checkpoint(out / "checkpoint.npz")[0].epoch == 3
+    code, stdout, err = run([*base, "--epochs", "2"])
+    assert code == 0, err
+    assert f"{out / 'checkpoint.npz'} holds epoch 3 of an earlier run" in stdout
+    assert f"--resume {out / 'checkpoint.npz'}" in stdout
+    assert xio.load_checkpoint(out / "checkpoint.npz")[0].epoch == 2
+
+
+def test_predict_refuses_an_unknown_output_suffix_before_predicting(tmp_path):
+    X, y = datasets.make_moons(40, 0.1, seed=0)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    code, _, err = run(
+        ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "1"]
+        + ["--out", str(tmp_path / "r"), "--backend", "numpy"]
+    )
+    assert code == 0, err
+    code, stdout, err = run(
+        ["predict", "--model", str(tmp_path / "r" / "model.npz")]
+        + ["--data", str(tmp_path / "d.npz"), "--output", "p.json"]
+    )
+    assert code == 2 and "--output: expected a file ending in .csv, .npy or .txt" in err
+    assert "accuracy" not in err and stdout == ""

@@ -225,9 +225,9 @@ without a test set of their own are split (--test-size, stratified for a
 classifier, --seed), except with --mmap.
 
 Data larger than memory: --data X.npy --labels y.npy --mmap memory-maps X and
-streams it from the file a minibatch at a time (the model equals the one
-trained in memory); it is not split, so a test set comes from --test-data
-T.npy --test-labels t.npy.
+streams it from the file a minibatch at a time; it is not split, so a test
+set comes from --test-data T.npy --test-labels t.npy (the model then equals
+the one the same command trains in memory without --mmap).
 
 The defaults are the estimator's, which are scikit-learn's: adam, learning
 rate 0.001, batch "auto" (min(200, n)), alpha 1e-4, 200 epochs.
@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural networks from scratch on NumPy, CuPy, PyTorch or any array-API "
         "library. With no command, runs `xpnet train` with its defaults.",
         epilog="exit status: 0 success, 1 `check` found a disagreement, 2 bad input "
-        "(options, files, backend), 3 training diverged, 130 interrupted (Ctrl-C)",
+        "(options, files, backend), 3 training diverged, 74 a file could not be written, "
+        "75 the checkpoint is locked by another run, 130 interrupted (Ctrl-C)",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
@@ -1043,7 +1044,13 @@ def _train(args: argparse.Namespace) -> int:
         raise CommandError(str(e)) from e
     if not root:  # one rank speaks and writes: the others train in silence
         args.quiet = True
+    if not str(args.out).strip():
+        raise CommandError("--out: the path is empty; give a directory such as xpnet-run")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out: {out} exists and is not a directory; give a directory")
+    if args.checkpoint is not None and not str(args.checkpoint).strip():
+        raise CommandError("--checkpoint: the path is empty; give a file such as run.ckpt.npz")
     clf = _estimator(args)
     backend = _resolve(args.backend)
     note = backend.note
@@ -1066,6 +1073,21 @@ def _train(args: argparse.Namespace) -> int:
         start_epoch = 0
     if args.no_checkpoint:
         checkpoint = None
+    if checkpoint is not None:
+        option = "--resume" if args.resume is not None else "--checkpoint"
+        outputs = {(out / name).resolve() for name in _RUN_FILES if name != "checkpoint.npz"}
+        if checkpoint.resolve() in outputs:
+            raise CommandError(
+                f"{option}: {checkpoint} is one of the files the run writes into --out; "
+                "give the checkpoint a name of its own (the default is OUT/checkpoint.npz)"
+            )
+        if args.resume is None and checkpoint.is_file() and root:
+            held = _checkpoint_epoch(checkpoint)
+            _say(
+                args,
+                f"xpnet: note: {checkpoint} holds epoch {held} of an earlier run; this run starts "
+                f"over and replaces it (`--resume {checkpoint}` would continue that run instead)",
+            )
     data = _load_training_data(args)
     clf.set_params(standardize=data["standardize"])  # the model scales its own input
     X, y, X_test, y_test = data["X"], data["y"], data["X_test"], data["y_test"]
@@ -1334,6 +1356,11 @@ def _predict(args: argparse.Namespace) -> int:
 
     from . import io
     from .estimators import MLPClassifier, MLPRegressor
+
+    if args.output is not None and Path(args.output).suffix.lower() not in (".csv", ".npy", ".txt"):
+        raise CommandError(
+            f"--output: expected a file ending in .csv, .npy or .txt, got {args.output}"
+        )
 
     try:
         meta, _ = io.read_archive(args.model, io.MODEL_FORMAT)

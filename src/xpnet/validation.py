@@ -441,7 +441,8 @@ def check_X(X: Any, name: str = "X", float32: bool = False) -> Any:
         finite = bool(xp.all(xp.isfinite(X))) if xp.isdtype(X.dtype, "real floating") else True
     if not finite:
         raise ValueError(
-            f"{name}: contains NaN or infinity; remove or impute those values before fitting"
+            f"{name}: contains NaN or infinity; remove or impute those values (or, if they "
+            "overflowed a float32 conversion, keep them in float64 or scale them down)"
         )
     if float32:
         _check_float32_range(X, xp, name)
