@@ -1410,7 +1410,7 @@ def _predict(args: argparse.Namespace) -> int:
                 writer = csv.writer(f)
                 if args.proba:
                     writer.writerow(header)
-                    writer.writerows(values.tolist())
+                    writer.writerows([str(v) for v in row] for row in values)  # dtype's text
                 else:
                     writer.writerow(["prediction"])
                     writer.writerows([v] for v in values.tolist())
@@ -1466,8 +1466,10 @@ def _write_lines(stream: Any, values: np.ndarray, header: Sequence[str] | None =
     if header:
         stream.write(",".join(header) + "\n")
     if values.ndim == 2:
-        for row in values.tolist():
-            stream.write(",".join(repr(v) for v in row) + "\n")
+        # the shortest text that reads back as the same value in the array's own dtype
+        # (float32 probabilities print as 0.5910711, not 0.5910711288452148)
+        for row in values:  # numpy scalars of the array's dtype: str gives their shortest text
+            stream.write(",".join(str(v) for v in row) + "\n")
     else:
         for v in values.tolist():
             stream.write(f"{v}\n")
