@@ -877,3 +877,20 @@ def test_predict_refuses_an_unknown_output_suffix_before_predicting(tmp_path):
     )
     assert code == 2 and "--output: expected a file ending in .csv, .npy or .txt" in err
     assert "accuracy" not in err and stdout == ""
+
+
+def test_a_csv_without_a_header_is_warned_about(tmp_path):
+    X, y = datasets.make_moons(40, 0.1, seed=0)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    code, _, err = run(
+        ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "1"]
+        + ["--out", str(tmp_path / "r"), "--backend", "numpy"]
+    )
+    assert code == 0, err
+    headless = tmp_path / "headless.csv"
+    headless.write_text("\n".join(",".join(repr(v) for v in row) for row in X[:5].tolist()))
+    with pytest.warns(UserWarning, match="first row .* is all numbers.*Add a header row"):
+        code, stdout, err = run(
+            ["predict", "--model", str(tmp_path / "r" / "model.npz")] + ["--data", str(headless)]
+        )
+    assert code == 0 and len(stdout.split()) == 4  # the first row is the header

@@ -1298,6 +1298,14 @@ def _read_features(
         if not rows:
             raise ValueError(f"{path}: empty file; expected a header row and data rows")
         header = [cell.strip() for cell in rows[0]]
+        if header and all(_is_number(cell) for cell in header):
+            warnings.warn(
+                f"{path}: its first row ({', '.join(header[:4])}"
+                f"{', ...' if len(header) > 4 else ''}) is all numbers, but a CSV's first row "
+                "is its header: that row is not predicted. Add a header row (column names)",
+                UserWarning,
+                stacklevel=2,
+            )
         if label in header:
             X, y = datasets.load_csv(path, label=label, task=task)
             return X, y, [c for c in header if c != label]
@@ -1311,6 +1319,14 @@ def _read_features(
             raise ValueError(f"{path}: X must be a 2-D numeric array, got {X.dtype} {X.shape}")
         return X, None, None
     raise ValueError(f"{path}: expected a file ending in .npz, .csv or .npy")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _match_columns(
