@@ -894,3 +894,22 @@ def test_a_csv_without_a_header_is_warned_about(tmp_path):
             ["predict", "--model", str(tmp_path / "r" / "model.npz")] + ["--data", str(headless)]
         )
     assert code == 0 and len(stdout.split()) == 4  # the first row is the header
+
+
+def test_resuming_is_announced_only_once_the_checkpoint_is_accepted(tmp_path):
+    X, y = datasets.make_moons(80, 0.1, seed=0)
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    np.savez(tmp_path / "b.npz", X=X + 1.0, y=y)  # the same shape, other values
+    ckpt = tmp_path / "run" / "checkpoint.npz"
+    base = ["train", "--backend", "numpy", "--out", str(tmp_path / "run")]
+    code, _, err = run([*base, "--data", str(tmp_path / "a.npz"), "--epochs", "2"])
+    assert code == 0, err
+    code, stdout, err = run(
+        [*base, "--data", str(tmp_path / "b.npz"), "--epochs", "4", "--resume", str(ckpt)]
+    )
+    assert code == 2 and "resuming from" not in stdout and "--resume" in err
+    code, stdout, err = run(
+        [*base, "--data", str(tmp_path / "a.npz"), "--epochs", "4", "--resume", str(ckpt)]
+    )
+    assert code == 0, err
+    assert f"resuming from {ckpt} after epoch 2" in stdout

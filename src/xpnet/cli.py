@@ -911,6 +911,7 @@ class _Progress:
         self.epoch = start_epoch
         self.bar: Any = None
         self.tqdm = None
+        self.first_line: str | None = None  # printed before the first progress
         # a terminal gets tqdm's redrawn bar; a redirected stderr (a log file, a pipe)
         # would collect every carriage-return redraw, so it gets one plain line per epoch instead
         if not self.quiet and _is_terminal(sys.stderr):
@@ -920,7 +921,14 @@ class _Progress:
                 tqdm = None
             self.tqdm = tqdm
 
+    def _say_first_line(self) -> None:
+        if self.first_line is not None:
+            if not self.quiet:
+                print(self.first_line, flush=True)
+            self.first_line = None
+
     def on_batch(self, batch: int, n_batches: int) -> None:
+        self._say_first_line()
         if self.tqdm is None:
             return
         if self.bar is None:
@@ -935,6 +943,7 @@ class _Progress:
         self.bar.update(1)
 
     def on_epoch(self, epoch: int, row: dict) -> None:
+        self._say_first_line()
         self.epoch = epoch
         if self.quiet:
             return
@@ -1117,10 +1126,9 @@ def _train(args: argparse.Namespace) -> int:
             f"{option}: cannot create the directory {e.filename}: {e.strerror or e}; "
             "give a path in a directory that exists or can be created"
         ) from e
-    if start_epoch:
-        _say(args, f"resuming from {checkpoint} after epoch {start_epoch}")
-
     progress = _Progress(args, start_epoch)
+    if start_epoch:  # said once fit has accepted the checkpoint (its data and settings)
+        progress.first_line = f"resuming from {checkpoint} after epoch {start_epoch}"
     clf._interrupt_notice = False  # the command says it below, in its own terms
     started = time.perf_counter()
     try:
