@@ -639,6 +639,12 @@ def test_a_failing_rank_ends_the_job_and_the_run_resumes_on_another_rank_count(t
         alone = problem.classifier().fit(X, y)
     resumed = xpnet.MLPClassifier.load(tmp_path / "resumed.npz", backend="numpy")
     assert _max_rel(resumed, alone) < 1e-10
+    # other data of the same shape: rank 0 compares the fingerprint, and the job ends
+    started = time.monotonic()
+    other = _job(2, "resume-other", str(ckpt))
+    assert other.returncode != 0, other.stderr[-2000:]
+    assert "checkpoint was written for other data" in other.stderr
+    assert time.monotonic() - started < 60
 
 
 def test_the_command_on_two_ranks_writes_the_model_of_one_process(tmp_path):

@@ -4,6 +4,7 @@ Usage:
     python estimator_fit.py fit OUT            both estimators; rank r also saves to OUT/rank<r>.npz
     python estimator_fit.py fail CKPT RANK     the classifier with a checkpoint; RANK raises in epoch 2
     python estimator_fit.py resume CKPT OUT    resume the classifier from CKPT to the end
+    python estimator_fit.py resume-other CKPT  resume it on other data of the same shape
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def main() -> None:
     elif mode == "resume":
         clf = classifier(distributed="mpi").fit(X, y, checkpoint=rest[0], resume=True)
         clf.save(Path(rest[1]) / "resumed.npz")
+    elif mode == "resume-other":  # the same shape, other values: refused on every rank
+        classifier(distributed="mpi").fit(X + 1.0, y, checkpoint=rest[0], resume=True)
 
 
 if __name__ == "__main__":
