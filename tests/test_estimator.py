@@ -488,3 +488,22 @@ def test_feature_names_from_a_dataframe_are_checked_at_predict_time():
         clf.predict(X[["b", "a"]].rename(columns={"b": "c"}))
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         clf.predict(X.to_numpy())
+
+
+def test_assigned_layers_are_checked_at_once_and_named_by_what_was_assigned():
+    X, y = datasets.load_digits()
+    X = X[:200] / 16.0
+    clf = xpnet.MLPClassifier((8,), max_iter=2, backend="numpy", random_state=0)
+    clf.fit(X, y[:200])
+    reference = [(np.array(W), np.array(b)) for W, b in clf.params_]
+    clf.params_ = [(W.tolist(), b.tolist()) for W, b in reference]  # nested lists
+    for C, (W, _) in zip(clf.coefs_, reference, strict=True):
+        np.testing.assert_array_equal(C, W.T)
+    before = clf.predict_proba(X)
+    for attribute, value in (
+        ("coefs_", clf.coefs_[:1]),
+        ("intercepts_", [b[:3] for _, b in reference]),
+    ):
+        with pytest.raises(ValueError, match=f"^{attribute}: "):
+            setattr(clf, attribute, value)
+        np.testing.assert_array_equal(clf.predict_proba(X), before)  # the model is unchanged

@@ -484,8 +484,9 @@ class BaseMLP:
     def coefs_(self) -> list:
         """The weight matrices in scikit-learn's layout, shape (in, out), on the backend."""
         self._check_fitted()
-        xp = array_api_compat.array_namespace(self.params_[0][0])
-        return [xp.permute_dims(W, (1, 0)) for W, _ in self.params_]
+        params = self._device_params(self._current_backend())  # assigned lists included
+        xp = array_api_compat.array_namespace(params[0][0])
+        return [xp.permute_dims(W, (1, 0)) for W, _ in params]
 
     @coefs_.setter
     def coefs_(self, coefs: Sequence) -> None:
@@ -497,13 +498,13 @@ class BaseMLP:
             keep = biases is not None and tuple(biases[k].shape) == W.shape[:1]
             bias = biases[k] if biases is not None and keep else np.zeros(W.shape[0], W.dtype)
             params.append((W, bias))
-        self._set_params(params)
+        self._set_params(params, "coefs_")
 
     @property
     def intercepts_(self) -> list:
         """The bias vectors, shape (out,), on the backend."""
         self._check_fitted()
-        return [b for _, b in self.params_]
+        return [b for _, b in self._device_params(self._current_backend())]
 
     @intercepts_.setter
     def intercepts_(self, intercepts: Sequence) -> None:
@@ -516,11 +517,23 @@ class BaseMLP:
             [
                 (W, np.asarray(to_numpy(b)))
                 for (W, _), b in zip(self.params_, intercepts, strict=True)
-            ]
+            ],
+            "intercepts_",
         )
 
-    def _set_params(self, params: list) -> None:
-        self.params_ = _params_to(self._current_backend(), params, self.dtype)
+    def _set_params(self, params: list, name: str = "params_") -> None:
+        """Assign ``params_``, checked at once: parameters that do not fit are refused by ``name``."""
+        old = getattr(self, "params_", None)
+        b = self._current_backend()
+        self.params_ = _params_to(b, params, self.dtype)
+        try:
+            self._device_params(b)
+        except (TypeError, ValueError) as error:
+            if old is None:
+                del self.params_
+            else:
+                self.params_ = old  # the model is left as it was
+            raise type(error)(str(error).replace("params_:", f"{name}:", 1)) from None
 
     def _current_backend(self) -> Backend:
         """The backend ``backend`` and ``allow_tf32`` name now (resolved again when they change)."""
