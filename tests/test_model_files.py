@@ -228,6 +228,10 @@ CRAFTED = [
     ("foreign-byte-order", _rewrite(W0=lambda a: a["W0"].astype(">f4")), "dtype"),
     ("meta-dtype-unknown", _rewrite(_set("dtype", "float16")), "dtype"),
     ("unknown-activation", _rewrite(_set("activation", "swish")), "activation"),
+    ("samples-seen-negative", _rewrite(_set("t", -1)), "'t'"),
+    ("samples-seen-huge", _rewrite(_set("t", 2**70)), "'t'"),
+    ("samples-seen-float", _rewrite(_set("t", 1.5)), "'t'"),
+    ("samples-seen-bool", _rewrite(_set("t", True)), "'t'"),
     ("huge-declared-size", _huge_declared_size, "declares shape"),
     ("missing-classes", _rewrite(classes=None), "classes"),
     ("missing-weights", _rewrite(W1=None), "W1"),
@@ -449,3 +453,13 @@ def test_a_standardising_model_without_its_arrays_is_refused(tmp_path, standardi
     path = xio.write_archive(tmp_path / "bare.npz", meta, arrays)
     with pytest.raises(ValueError, match="standardize=True does not match.*there is none"):
         xpnet.MLPClassifier.load(path, backend="numpy")
+
+
+def test_the_samples_seen_survive_a_file_so_invscaling_continues(tmp_path):
+    X, y = xpnet.datasets.load_digits()
+    X, y = X[:300] / 16.0, y[:300]
+    kw = {"solver": "sgd", "learning_rate": "invscaling", "max_iter": 2, "backend": "numpy"}
+    clf = xpnet.MLPClassifier((8,), random_state=0, **kw).fit(X, y)
+    assert clf.t_ == 2 * 300  # sklearn's count: samples seen over the epochs
+    loaded = xpnet.MLPClassifier.load(clf.save(tmp_path / "m.npz"))
+    assert loaded.t_ == clf.t_

@@ -1446,6 +1446,7 @@ class BaseMLP:
             "layer_sizes": [int(s) for s in sizes],
             "hyperparams": params,
             "n_iter": int(getattr(self, "n_iter_", 0)),
+            "t": int(getattr(self, "t_", 0)),  # samples seen: invscaling continues from it
             "trained_on": getattr(self, "backend_", None),
         }
         names = getattr(self, "feature_names_in_", None)
@@ -1595,6 +1596,14 @@ class BaseMLP:
         est._backend_obj = b
         n_iter = meta.get("n_iter")
         est.n_iter_ = n_iter if isinstance(n_iter, int) and not isinstance(n_iter, bool) else 0
+        if "t" in meta:  # files before it restart the learning-rate schedule at t_ = 0
+            seen = meta["t"]
+            if isinstance(seen, bool) or not isinstance(seen, int) or not 0 <= seen < 2**63:
+                raise ValueError(
+                    f"{path}: metadata 't' (samples seen) must be an integer in [0, 2**63), "
+                    f"got {seen!r:.80}"
+                )
+            est.t_ = seen
         est.n_layers_ = len(params) + 1
         est.loss_curve_ = []
         est.history_ = {}
