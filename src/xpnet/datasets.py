@@ -29,7 +29,7 @@ import numpy as np
 
 from . import validation
 from .backend import host_rng
-from .io import ReadLimitError, ReadLimits, open_regular, read_npz
+from .io import ReadLimitError, ReadLimits, _read_up_to, open_regular, read_npz
 
 __all__ = [
     "load",
@@ -241,18 +241,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: many bytes per stored byte cannot hold them.
 _MAX_GZIP_RATIO = 1100
 _CHUNK = 16 * 2**20
-
-
-def _read_up_to(stream: Any, n: int) -> bytes:
-    """At most ``n`` bytes of ``stream`` (fewer only at its end), read in bounded chunks."""
-    parts, got = [], 0
-    while got < n:
-        part = stream.read(min(n - got, _CHUNK))
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
 
 
 def load_idx(path: PathLike, *, limits: ReadLimits | None = None) -> np.ndarray:
