@@ -501,7 +501,7 @@ def test_init_params_float32_never_holds_the_network_in_float64():
 def test_a_network_larger_than_the_memory_is_refused_before_allocating(monkeypatch, hidden):
     import tracemalloc
 
-    monkeypatch.setattr(mlp, "_physical_memory", lambda: 1 << 30)  # a 1 GiB machine
+    monkeypatch.setattr(xpnet.backend, "physical_memory", lambda: 1 << 30)  # a 1 GiB machine
     sizes = (64, *hidden, 10)
     count = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
     tracemalloc.start()

@@ -814,6 +814,33 @@ RELEASE_BUDGET_BYTES = 64 << 20
 FAULT_AROUND_BYTES = 64 << 10
 
 
+def host_uniform(
+    rng: np.random.Generator, bound: float, shape: tuple[int, int], dtype: str, block_values: int
+) -> np.ndarray:
+    """U(-bound, bound) of ``shape`` as a host array of ``dtype``, drawn in float64 row blocks.
+
+    The generator yields the same float64 stream as one ``rng.uniform(size=shape)``
+    call, so the values do not depend on ``block_values`` (how many float64 draws
+    exist at a time); the whole array exists only in ``dtype``. Raises
+    ``MemoryError`` when the array cannot be allocated.
+    """
+    rows, cols = shape
+    out = np.empty(shape, dtype=np.dtype(dtype))
+    step = max(1, block_values // max(cols, 1))
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        out[start:stop] = rng.uniform(-bound, bound, size=(stop - start, cols))
+    return out
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def release_every_rows(x: Any) -> int:
     """Rows of ``x`` to read at random between two :func:`release_host_pages` calls.
 

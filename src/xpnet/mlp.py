@@ -18,11 +18,9 @@ the array API: it works on any backend's arrays.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
 from array_api_compat import array_namespace
 
 from . import backend as _backend
@@ -106,73 +104,45 @@ def init_params(
     act = get_activation(activation).name
     b = _backend.get_backend("numpy") if xp is None else _backend.backend_of(xp, device)
     dt = b.dtype(dtype)
-    host_dtype = np.dtype(np.float32 if dt == b.xp.float32 else np.float64)
+    host_dtype = "float32" if dt == b.xp.float32 else "float64"  # the weights' host copy
     _check_network_size(sizes, host_dtype, name)
     rng = _backend.host_rng(seed)
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         bound = _init_bound(act, fan_in, fan_out)
-        W = _draw_uniform(rng, bound, (fan_out, fan_in), host_dtype, sizes, name)
+        try:
+            W = _backend.host_uniform(rng, bound, (fan_out, fan_in), host_dtype, _DRAW_BLOCK_VALUES)
+        except MemoryError:
+            raise ValueError(
+                _size_message(sizes, host_dtype, name, "could not be allocated")
+            ) from None
         params.append((b.asarray(W, dt), b.xp.zeros(fan_out, dtype=dt, device=b.device)))
         del W
     return params
 
 
-#: Rows of float64 draws per block in ``init_params`` (at most ~8 MiB of float64 at a time).
+#: float64 draws per block in ``init_params`` (at most 8 MiB of float64 at a time).
 _DRAW_BLOCK_VALUES = 1 << 20
-
-
-def _draw_uniform(
-    rng: np.random.Generator,
-    bound: float,
-    shape: tuple[int, int],
-    dtype: np.dtype,
-    sizes: Sequence[int],
-    name: str,
-) -> np.ndarray:
-    """U(-bound, bound) of ``shape`` in ``dtype``, drawn in float64 blocks of rows.
-
-    The generator yields the same float64 stream as one ``rng.uniform(size=shape)``
-    call, so the weights do not depend on the block size; only a block at a time
-    exists in float64, and the whole matrix exists only in the training dtype.
-    """
-    rows, cols = shape
-    try:
-        W = np.empty(shape, dtype=dtype)
-    except MemoryError:
-        raise ValueError(_size_message(sizes, dtype, name, "could not be allocated")) from None
-    step = max(1, _DRAW_BLOCK_VALUES // cols)
-    for start in range(0, rows, step):
-        stop = min(rows, start + step)
-        W[start:stop] = rng.uniform(-bound, bound, size=(stop - start, cols))
-    return W
+_ITEMSIZE = {"float32": 4, "float64": 8}
 
 
 def _parameter_count(sizes: Sequence[int]) -> int:
     return sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
 
 
-def _size_message(sizes: Sequence[int], dtype: np.dtype, name: str, why: str) -> str:
+def _size_message(sizes: Sequence[int], dtype: str, name: str, why: str) -> str:
     n = _parameter_count(sizes)
-    gib = n * dtype.itemsize / 2**30
+    gib = n * _ITEMSIZE[dtype] / 2**30
     return (
         f"{name}: the network {tuple(sizes)} has {n:,} parameters, {gib:,.1f} GiB as "
-        f"{dtype.name}, which {why}; choose smaller hidden layers"
+        f"{dtype}, which {why}; choose smaller hidden layers"
     )
 
 
-def _physical_memory() -> int | None:
-    """Bytes of physical memory, or None where the platform does not say."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _check_network_size(sizes: Sequence[int], dtype: np.dtype, name: str) -> None:
+def _check_network_size(sizes: Sequence[int], dtype: str, name: str) -> None:
     """Refuse, before any allocation, a network whose parameters alone exceed the memory."""
-    memory = _physical_memory()
-    if memory is not None and _parameter_count(sizes) * dtype.itemsize > memory:
+    memory = _backend.physical_memory()
+    if memory is not None and _parameter_count(sizes) * _ITEMSIZE[dtype] > memory:
         why = f"is more than this machine's {memory / 2**30:,.1f} GiB of memory"
         raise ValueError(_size_message(sizes, dtype, name, why))
 
