@@ -863,7 +863,8 @@ def test_a_run_that_replaces_an_earlier_checkpoint_says_so(tmp_path):
     assert xio.load_checkpoint(out / "checkpoint.npz")[0].epoch == 2
 
 
-def test_predict_refuses_an_unknown_output_suffix_before_predicting(tmp_path):
+def _moons_model(tmp_path):
+    """X of a small two-moons set, saved as tmp_path/d.npz, and a model of it in tmp_path/r."""
     X, y = datasets.make_moons(40, 0.1, seed=0)
     np.savez(tmp_path / "d.npz", X=X, y=y)
     code, _, err = run(
@@ -871,6 +872,11 @@ def test_predict_refuses_an_unknown_output_suffix_before_predicting(tmp_path):
         + ["--out", str(tmp_path / "r"), "--backend", "numpy"]
     )
     assert code == 0, err
+    return X
+
+
+def test_predict_refuses_an_unknown_output_suffix_before_predicting(tmp_path):
+    _moons_model(tmp_path)
     code, stdout, err = run(
         ["predict", "--model", str(tmp_path / "r" / "model.npz")]
         + ["--data", str(tmp_path / "d.npz"), "--output", "p.json"]
@@ -880,13 +886,7 @@ def test_predict_refuses_an_unknown_output_suffix_before_predicting(tmp_path):
 
 
 def test_a_csv_without_a_header_is_warned_about(tmp_path):
-    X, y = datasets.make_moons(40, 0.1, seed=0)
-    np.savez(tmp_path / "d.npz", X=X, y=y)
-    code, _, err = run(
-        ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "1"]
-        + ["--out", str(tmp_path / "r"), "--backend", "numpy"]
-    )
-    assert code == 0, err
+    X = _moons_model(tmp_path)
     headless = tmp_path / "headless.csv"
     headless.write_text("\n".join(",".join(repr(v) for v in row) for row in X[:5].tolist()))
     with pytest.warns(UserWarning, match="first row .* is all numbers.*Add a header row"):

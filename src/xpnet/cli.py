@@ -615,16 +615,13 @@ def _run_guarded(run: Any) -> int:
 
 def _end_mpi_job(code: int) -> None:
     """Abort an MPI job of several ranks (a no-op without one): the others may be waiting."""
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is None:
+    if "mpi4py.MPI" not in sys.modules:  # never start MPI just to find it is not there
         return
-    try:
-        if mpi.Is_initialized() and not mpi.Is_finalized() and mpi.COMM_WORLD.Get_size() > 1:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            mpi.COMM_WORLD.Abort(code)
-    except Exception:  # an MPI that cannot say: exit as usual
-        pass
+    from . import distributed
+
+    comm = distributed.get_communicator("mpi")
+    if comm.size > 1:
+        comm.abort(code)
 
 
 def _run_reported(run: Any) -> int:
